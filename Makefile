@@ -1,0 +1,62 @@
+# pvefs build. `make` builds build/pvefsd; `make check` installs what the tests
+# need (apt), builds with ASan+UBSan and runs every test; `make bench` runs the
+# benchmarks; `make run` mounts a single-node /pve in the foreground.
+
+CC       ?= gcc
+PKGS     := fuse3 sqlite3
+CFLAGS   ?= -O2 -g
+WARN     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS     := $(PKG_LIBS) -lxxhash -lpthread
+SAN      := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+CORE_SRC := $(wildcard cluster/*.c) fs/conf.c fs/conf_qemu.c fs/conf_lxc.c fs/buf.c
+FS_SRC   := $(filter-out $(CORE_SRC),$(wildcard fs/*.c)) $(wildcard drivers/*.c)
+DAEMON_SRC := $(CORE_SRC) $(FS_SRC) tools/pvefsd.c
+UNIT_SRC := $(CORE_SRC) $(wildcard tests/unit/*.c)
+HDRS     := $(wildcard */*.h tests/unit/*.h)
+
+.PHONY: all check unit bench run deps format lint clean
+
+all: build/pvefsd
+
+build/pvefsd: $(DAEMON_SRC) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(DAEMON_SRC) $(LIBS)
+
+build/asan/pvefsd: $(DAEMON_SRC) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(SAN) $(PKG_CFLAGS) -o $@ $(DAEMON_SRC) $(LIBS)
+
+build/asan/unit: $(UNIT_SRC) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(SAN) $(PKG_CFLAGS) -Itests/unit -DPV_FIXTURES=\"tests/fixtures\" -o $@ $(UNIT_SRC) $(LIBS)
+
+deps:
+	@tools/install-deps.sh
+
+unit: build/asan/unit
+	build/asan/unit
+
+check: deps
+	@$(MAKE) --no-print-directory build/asan/pvefsd build/asan/unit build/pvefsd
+	@tests/run.sh
+
+bench: deps build/pvefsd
+	@tests/bench/run.sh
+
+run: deps build/pvefsd
+	build/pvefsd -f --local $(if $(NODE),--node $(NODE)) $(if $(DATA),--data $(DATA)) $(or $(MNT),/pve)
+
+format:
+	clang-format -i $(wildcard */*.c */*.h tests/unit/*.c tests/unit/*.h)
+
+lint:
+	cppcheck --enable=warning,style,performance,portability --std=c11 -q --error-exitcode=1 \
+		--inline-suppr -D_GNU_SOURCE -I/usr/include/fuse3 --suppress=missingIncludeSystem \
+		cluster fs drivers tools
+	clang-tidy -quiet $(DAEMON_SRC) -- $(WARN) $(PKG_CFLAGS)
+
+clean:
+	rm -rf build

@@ -1,0 +1,45 @@
+/*
+ * store: the replicated config store as the fs layer sees it.
+ *
+ * A change is a msg_batch. store_commit stamps it (writer, sequence, time),
+ * encodes it, hands it to the transport and returns the result of applying it
+ * locally, in agreed order with every other change. With --local the transport
+ * is a loopback: the same encoded bytes are decoded and applied at once. The
+ * cluster transport (CPG) slots in behind the same call.
+ *
+ * The store also owns the data directory: its lock file keeps a second daemon out.
+ */
+#ifndef PV_STORE_H
+#define PV_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memdb.h"
+
+struct store;
+
+struct store_cfg {
+    const char *datadir;
+    const char *node;   /* this node's name */
+    uint32_t nodeid;
+    memdb_uniq_fn uniq; /* uniqueness classes of object types */
+};
+
+int store_open(struct store **out, const struct store_cfg *cfg, char *err, size_t errlen);
+void store_close(struct store *st);
+
+struct memdb *store_memdb(struct store *st);
+const char *store_node(struct store *st);
+uint32_t store_nodeid(struct store *st);
+int store_quorate(struct store *st);
+
+/* Stamps, replicates and applies b. Returns 0 or a negative errno (-EROFS without quorum). */
+int store_commit(struct store *st, struct msg_batch *b, struct memdb_result *res);
+
+void store_on_change(struct store *st, memdb_change_fn fn, void *arg);
+
+/* Rewrites the pid in the lock file (after daemonizing). */
+void store_note_pid(struct store *st);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * drv: the driver interface. A guest driver turns control writes into actions on
+ * a real hypervisor (QEMU through libvirt, LXC through liblxc) and reports the
+ * guest's actual state. Each kind has one ops table; the fs layer only calls
+ * through it. Until a real driver is built in, drv_none answers every action
+ * with ENOTSUP and says so: it never fakes a success.
+ */
+#ifndef PV_DRV_H
+#define PV_DRV_H
+
+#include <stddef.h>
+
+struct drv_guest {
+    const char *kind; /* "qemu" or "lxc" */
+    const char *node; /* owning node */
+    const char *id;   /* vmid / ctid */
+};
+
+struct drv_guest_ops {
+    const char *name;
+    /* Writes the actual state ("running", "stopped", "paused") into buf. */
+    int (*state)(const struct drv_guest *g, char *buf, size_t len);
+    /* Runs verb with its arguments; returns 0 or -errno with err filled. */
+    int (*action)(const struct drv_guest *g, const char *verb, int argc, char **argv, char *err,
+                  size_t errlen);
+};
+
+/* The driver for guests of kind ("qemu", "lxc"). */
+const struct drv_guest_ops *drv_guest(const char *kind);
+
+extern const struct drv_guest_ops drv_none;
+
+#endif

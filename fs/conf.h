@@ -1,0 +1,51 @@
+/*
+ * conf: parser, validator and canonical writer for Proxmox guest configs
+ * (qemu-server and pct formats).
+ *
+ * A document is a main section, then optional "[PENDING]", "[special:...]" and
+ * "[<snapshot>]" sections. Each section holds "# comment" lines (the description)
+ * and "key: value" lines. Keys and values are checked against a schema table.
+ *
+ * Canonical form is what Proxmox itself writes: a section's comment lines first,
+ * then its keys sorted bytewise, then "[PENDING]", then the other sections sorted
+ * by name, each preceded by one empty line. Every line ends in '\n'.
+ *
+ * All functions are pure (no I/O, no globals beyond const tables) and thread-safe.
+ */
+#ifndef PV_CONF_H
+#define PV_CONF_H
+
+#include <stddef.h>
+
+struct conf_schema;
+
+extern const struct conf_schema conf_qemu_schema;
+extern const struct conf_schema conf_lxc_schema;
+
+/* Room for an error message; messages name the line: "line 3: unknown key 'foo'". */
+#define CONF_ERRLEN 256
+
+/*
+ * Check one line (no trailing '\n') as it would appear at line number lineno.
+ * Comments, blank lines and section headers are accepted here; context checks
+ * (duplicate keys, key before section) happen in conf_canonicalize.
+ * Returns 0, or -EINVAL with err filled.
+ */
+int conf_check_line(const struct conf_schema *schema, const char *line, size_t len, int lineno,
+                    char *err, size_t errlen);
+
+/*
+ * Validate a whole document and produce its canonical form in a malloc'd
+ * buffer (*out, *outlen; NUL-terminated for convenience, not counted).
+ * Returns 0, -EINVAL (err names the line and the reason) or -ENOMEM.
+ */
+int conf_canonicalize(const struct conf_schema *schema, const char *in, size_t len, char **out,
+                      size_t *outlen, char *err, size_t errlen);
+
+/*
+ * Look up the value of key in the main section of a canonical document.
+ * Copies at most vallen-1 bytes into val. Returns the value's length or -ENOENT.
+ */
+int conf_get(const char *doc, size_t len, const char *key, char *val, size_t vallen);
+
+#endif

@@ -1,0 +1,44 @@
+/* files: the render and apply callbacks that the type tables (types.c) point to. */
+#ifndef PV_FILES_H
+#define PV_FILES_H
+
+#include "types.h"
+
+/* cluster/ */
+int cluster_name_render(const struct pv_obj *o, struct pv_buf *out);
+int cluster_quorate_render(const struct pv_obj *o, struct pv_buf *out);
+int cluster_members_render(const struct pv_obj *o, struct pv_buf *out);
+int cluster_errors_render(const struct pv_obj *o, struct pv_buf *out);
+int cluster_metrics_render(const struct pv_obj *o, struct pv_buf *out);
+int root_local_render(const struct pv_obj *o, struct pv_buf *out);
+
+/* nodes/<node>/ */
+int node_status_render(const struct pv_obj *o, struct pv_buf *out);
+int node_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e);
+/* Samples /proc/stat; called about once a second by the notifier. */
+void node_sample_cpu(void);
+
+/* Live figures of this host, from /proc. */
+struct node_fig {
+    double uptime, cpu, load[3];
+    int cpus;
+    unsigned long long memtotal, memused, memfree, swaptotal, swapused, roottotal, rootused;
+    char kernel[128];
+};
+void node_figures(struct node_fig *f);
+
+/* guests: nodes/<node>/{qemu,lxc}/<id>/ */
+int guest_state_render(const struct pv_obj *o, struct pv_buf *out);
+int guest_state_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e);
+int guest_status_render(const struct pv_obj *o, struct pv_buf *out);
+int guest_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e);
+int qemu_config_initial(const struct pv_obj *o, struct pv_buf *out);
+int lxc_config_initial(const struct pv_obj *o, struct pv_buf *out);
+
+/* 0 if the guest may be destroyed (it is stopped), else fills e (EBUSY). */
+int guest_may_destroy(const struct pv_obj *o, struct pv_err *e);
+
+/* Splits a command line into words in place (at most max). Returns the count. */
+int pv_split(char *line, char **argv, int max);
+
+#endif

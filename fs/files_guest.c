@@ -1,0 +1,223 @@
+/*
+ * files_guest: the generated files of a guest (state, status, ctl) and the
+ * initial config of a new one. Actions go to the guest's driver (drivers/drv.h)
+ * through one table of verbs, which checks arity and arguments first.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "../drivers/drv.h"
+#include "conf.h"
+#include "files.h"
+#include "fs.h"
+
+static const char *guest_kind(const struct pv_obj *o)
+{
+    return o->type == T_LXC ? "lxc" : "qemu";
+}
+
+static void guest_of(const struct pv_obj *o, struct drv_guest *g)
+{
+    g->kind = guest_kind(o);
+    g->node = o->node;
+    g->id = o->name;
+}
+
+/* Value of key in the guest's stored config, or def. */
+static void config_value(const struct pv_obj *o, const char *key, const char *def, char *val,
+                         size_t len)
+{
+    const struct memdb_entry *c;
+    int rc = -ENOENT;
+
+    memdb_rdlock(o->fs->mem);
+    c = memdb_lookup(o->fs->mem, o->dir, "config");
+    if (c)
+        rc = conf_get((const char *)c->data, c->size, key, val, len);
+    memdb_unlock(o->fs->mem);
+    if (rc < 0)
+        snprintf(val, len, "%s", def);
+}
+
+static void uuid(char *buf, size_t len)
+{
+    unsigned char r[16] = {0};
+
+    if (getrandom(r, sizeof(r), 0) != sizeof(r))
+        for (int i = 0; i < 16; i++)
+            r[i] = (unsigned char)rand();
+    r[6] = (r[6] & 0x0f) | 0x40;
+    r[8] = (r[8] & 0x3f) | 0x80;
+    snprintf(buf, len,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
+             r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
+             r[14], r[15]);
+}
+
+int qemu_config_initial(const struct pv_obj *o, struct pv_buf *out)
+{
+    char u1[40], u2[40];
+
+    /* Random ids are chosen here, on the writer, so every node stores the same bytes. */
+    uuid(u1, sizeof(u1));
+    uuid(u2, sizeof(u2));
+    return pv_buf_printf(out,
+                         "cores: 1\nmemory: 512\nname: vm%s\nostype: l26\nscsihw: "
+                         "virtio-scsi-single\nsmbios1: uuid=%s\nsockets: 1\nvmgenid: %s\n",
+                         o->name, u1, u2);
+}
+
+int lxc_config_initial(const struct pv_obj *o, struct pv_buf *out)
+{
+    return pv_buf_printf(out,
+                         "arch: amd64\ncores: 1\nhostname: ct%s\nmemory: 512\nostype: debian\n"
+                         "swap: 512\n",
+                         o->name);
+}
+
+int guest_state_render(const struct pv_obj *o, struct pv_buf *out)
+{
+    struct drv_guest g;
+    char st[32];
+    int rc;
+
+    guest_of(o, &g);
+    if ((rc = drv_guest(g.kind)->state(&g, st, sizeof(st))))
+        return rc;
+    return pv_buf_printf(out, "%s\n", st);
+}
+
+int guest_status_render(const struct pv_obj *o, struct pv_buf *out)
+{
+    const struct drv_guest_ops *d;
+    char st[32], mem[32], cores[32], sockets[32], name[128];
+    struct drv_guest g;
+
+    guest_of(o, &g);
+    d = drv_guest(g.kind);
+    if (d->state(&g, st, sizeof(st)))
+        snprintf(st, sizeof(st), "unknown");
+    config_value(o, "memory", "512", mem, sizeof(mem));
+    config_value(o, "cores", "1", cores, sizeof(cores));
+    config_value(o, "sockets", "1", sockets, sizeof(sockets));
+    config_value(o, o->type == T_LXC ? "hostname" : "name", "", name, sizeof(name));
+    return pv_buf_printf(out,
+                         "vmid: %s\ntype: %s\nnode: %s\nname: %s\nstate: %s\ndriver: %s\n"
+                         "cpus: %ld\nmaxmem: %llu\n",
+                         o->name, g.kind, o->node, name, st, d->name,
+                         strtol(cores, NULL, 10) *
+                             (o->type == T_LXC ? 1 : strtol(sockets, NULL, 10)),
+                         strtoull(mem, NULL, 10) * 1024 * 1024);
+}
+
+static int snapname_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n < 2 || n > 40 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+        return 0;
+    return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
+static int node_exists(const struct pv_obj *o, const char *node)
+{
+    const struct memdb_entry *nodes;
+    int ok;
+
+    memdb_rdlock(o->fs->mem);
+    nodes = memdb_lookup(o->fs->mem, MEMDB_ROOT, "nodes");
+    ok = nodes && memdb_lookup(o->fs->mem, nodes->inode, node) != NULL;
+    memdb_unlock(o->fs->mem);
+    return ok;
+}
+
+enum { ARG_SNAP = 1, ARG_NODE = 2, ARG_INT = 3 };
+
+static const struct guest_verb {
+    const char *verb;
+    int min, max;
+    int arg; /* what the first argument must be */
+} guest_verbs[] = {
+    {"start", 0, 0, 0},        {"stop", 0, 0, 0},          {"shutdown", 0, 1, ARG_INT},
+    {"reboot", 0, 0, 0},       {"reset", 0, 0, 0},         {"suspend", 0, 0, 0},
+    {"resume", 0, 0, 0},       {"migrate", 1, 2, ARG_NODE}, {"snapshot", 1, 1, ARG_SNAP},
+    {"rollback", 1, 1, ARG_SNAP}, {"delsnapshot", 1, 1, ARG_SNAP},
+};
+
+static int run_verb(const struct pv_obj *o, const struct guest_verb *v, int argc, char **argv,
+                    struct pv_err *e)
+{
+    struct drv_guest g;
+    char *end;
+    int rc;
+
+    if (argc < v->min || argc > v->max)
+        return pv_fail(e, EINVAL, "%s takes %d to %d arguments", v->verb, v->min, v->max);
+    if (argc && v->arg == ARG_SNAP && !snapname_ok(argv[0]))
+        return pv_fail(e, EINVAL, "'%.64s' is not a valid snapshot name", argv[0]);
+    if (argc && v->arg == ARG_NODE && !node_exists(o, argv[0]))
+        return pv_fail(e, EINVAL, "no node named '%.64s'", argv[0]);
+    if (argc && v->arg == ARG_INT && (strtol(argv[0], &end, 10) < 0 || *end))
+        return pv_fail(e, EINVAL, "'%.64s' is not a number of seconds", argv[0]);
+    if (strcmp(o->node, o->fs->node) != 0)
+        return pv_fail(e, EHOSTUNREACH, "node %s, which owns %s, is not reachable", o->node,
+                       o->name);
+    guest_of(o, &g);
+    if ((rc = drv_guest(g.kind)->action(&g, v->verb, argc, argv, e->msg, sizeof(e->msg))))
+        e->err = -rc;
+    return rc;
+}
+
+int guest_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e)
+{
+    char line[4096], *argv[8];
+    int argc;
+
+    if (len >= sizeof(line))
+        return pv_fail(e, EINVAL, "command too long");
+    memcpy(line, in, len);
+    line[len] = 0;
+    if (strchr(line, '\n'))
+        return pv_fail(e, EINVAL, "one command per write");
+    argc = pv_split(line, argv, 8);
+    for (size_t i = 0; argc && i < sizeof(guest_verbs) / sizeof(guest_verbs[0]); i++)
+        if (strcmp(guest_verbs[i].verb, argv[0]) == 0)
+            return run_verb(o, &guest_verbs[i], argc - 1, argv + 1, e);
+    return pv_fail(e, EINVAL, "unknown command '%.64s'", argc ? argv[0] : "");
+}
+
+static const struct {
+    const char *state, *verb;
+} state_verbs[] = {{"running", "start"}, {"stopped", "stop"}, {"paused", "suspend"}};
+
+int guest_state_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e)
+{
+    for (size_t i = 0; i < sizeof(state_verbs) / sizeof(state_verbs[0]); i++) {
+        if (strlen(state_verbs[i].state) != len || memcmp(state_verbs[i].state, in, len) != 0)
+            continue;
+        for (size_t j = 0; j < sizeof(guest_verbs) / sizeof(guest_verbs[0]); j++)
+            if (strcmp(guest_verbs[j].verb, state_verbs[i].verb) == 0)
+                return run_verb(o, &guest_verbs[j], 0, NULL, e);
+    }
+    return pv_fail(e, EINVAL, "'%.*s' is not a state (running, stopped, paused)",
+                   (int)(len > 64 ? 64 : len), in);
+}
+
+int guest_may_destroy(const struct pv_obj *o, struct pv_err *e)
+{
+    char st[32], prot[8];
+    struct drv_guest g;
+
+    config_value(o, "protection", "0", prot, sizeof(prot));
+    if (strcmp(prot, "1") == 0)
+        return pv_fail(e, EPERM, "%s %s has protection set", guest_kind(o), o->name);
+    guest_of(o, &g);
+    if (drv_guest(g.kind)->state(&g, st, sizeof(st)))
+        return pv_fail(e, EIO, "cannot tell the state of %s", o->name);
+    if (strcmp(st, "stopped") != 0)
+        return pv_fail(e, EBUSY, "%s %s is %s; stop it first", guest_kind(o), o->name, st);
+    return 0;
+}

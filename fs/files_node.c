@@ -1,0 +1,171 @@
+/* files_node: nodes/<node>/status (live host figures from /proc) and nodes/<node>/ctl. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "../cluster/clog.h"
+#include "files.h"
+#include "fs.h"
+
+static struct {
+    pthread_mutex_t lock;
+    unsigned long long busy, total; /* last /proc/stat sample */
+    double cpu;                     /* busy share between the last two samples */
+} cpu = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+void node_sample_cpu(void)
+{
+    unsigned long long v[10] = {0}, busy, total = 0;
+    FILE *f = fopen("/proc/stat", "re");
+    int n;
+
+    if (!f)
+        return;
+    n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+               &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+    fclose(f);
+    if (n < 4)
+        return;
+    /* guest times are already part of user and nice */
+    for (int i = 0; i < 8; i++)
+        total += v[i];
+    busy = total - v[3] - v[4];
+    pthread_mutex_lock(&cpu.lock);
+    if (cpu.total && total > cpu.total)
+        cpu.cpu = (double)(busy - cpu.busy) / (double)(total - cpu.total);
+    cpu.busy = busy;
+    cpu.total = total;
+    pthread_mutex_unlock(&cpu.lock);
+}
+
+static unsigned long long meminfo(const char *buf, const char *key)
+{
+    const char *p = strstr(buf, key);
+
+    return p ? strtoull(p + strlen(key), NULL, 10) * 1024 : 0;
+}
+
+void node_figures(struct node_fig *f)
+{
+    char buf[8192];
+    struct utsname u;
+    struct statvfs sv;
+    FILE *fp;
+    size_t n;
+
+    memset(f, 0, sizeof(*f));
+    if ((fp = fopen("/proc/uptime", "re"))) {
+        if (fscanf(fp, "%lf", &f->uptime) != 1)
+            f->uptime = 0;
+        fclose(fp);
+    }
+    if ((fp = fopen("/proc/loadavg", "re"))) {
+        if (fscanf(fp, "%lf %lf %lf", &f->load[0], &f->load[1], &f->load[2]) != 3)
+            f->load[0] = f->load[1] = f->load[2] = 0;
+        fclose(fp);
+    }
+    if ((fp = fopen("/proc/meminfo", "re"))) {
+        n = fread(buf, 1, sizeof(buf) - 1, fp);
+        buf[n] = 0;
+        fclose(fp);
+        f->memtotal = meminfo(buf, "MemTotal:");
+        f->memfree = meminfo(buf, "MemFree:");
+        f->memused = f->memtotal - meminfo(buf, "MemAvailable:");
+        f->swaptotal = meminfo(buf, "SwapTotal:");
+        f->swapused = f->swaptotal - meminfo(buf, "SwapFree:");
+    }
+    if (statvfs("/", &sv) == 0) {
+        f->roottotal = (unsigned long long)sv.f_blocks * sv.f_frsize;
+        f->rootused = (unsigned long long)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
+    }
+    if (uname(&u) == 0)
+        snprintf(f->kernel, sizeof(f->kernel), "%s", u.release);
+    f->cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    pthread_mutex_lock(&cpu.lock);
+    f->cpu = cpu.cpu;
+    pthread_mutex_unlock(&cpu.lock);
+}
+
+int node_status_render(const struct pv_obj *o, struct pv_buf *out)
+{
+    struct node_fig f;
+
+    if (strcmp(o->name, o->fs->node) != 0) {
+        /* Only the cluster's status channel knows other nodes; none in local mode. */
+        pv_buf_printf(out, "node: %s\nonline: 0\n", o->name);
+        return 0;
+    }
+    node_figures(&f);
+    pv_buf_printf(out,
+                  "node: %s\nonline: 1\nuptime: %.0f\nkernel: %s\ncpus: %d\ncpu: %.4f\n"
+                  "loadavg: %.2f %.2f %.2f\nmemtotal: %llu\nmemused: %llu\nmemfree: %llu\n"
+                  "swaptotal: %llu\nswapused: %llu\nrootfs_total: %llu\nrootfs_used: %llu\n",
+                  o->name, f.uptime, f.kernel, f.cpus, f.cpu, f.load[0], f.load[1], f.load[2],
+                  f.memtotal, f.memused, f.memfree, f.swaptotal, f.swapused, f.roottotal,
+                  f.rootused);
+    return 0;
+}
+
+int pv_split(char *line, char **argv, int max)
+{
+    int n = 0;
+    char *save = NULL;
+
+    for (char *w = strtok_r(line, " \t\n", &save); w && n < max; w = strtok_r(NULL, " \t\n", &save))
+        argv[n++] = w;
+    return n;
+}
+
+static int ctl_ping(const struct pv_obj *o, const char *rest, struct pv_err *e)
+{
+    (void)e;
+    (void)rest;
+    clog_append("ctl", "ping on node %s", o->name);
+    return 0;
+}
+
+static int ctl_log(const struct pv_obj *o, const char *rest, struct pv_err *e)
+{
+    (void)o;
+    if (!*rest)
+        return pv_fail(e, EINVAL, "usage: log <text>");
+    clog_append("user", "%s", rest);
+    return 0;
+}
+
+static const struct {
+    const char *verb;
+    int (*run)(const struct pv_obj *o, const char *rest, struct pv_err *e);
+} node_verbs[] = {
+    {"ping", ctl_ping},
+    {"log", ctl_log},
+};
+
+int node_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e)
+{
+    char line[4096], *rest;
+    size_t vl;
+
+    if (len >= sizeof(line))
+        return pv_fail(e, EINVAL, "command too long");
+    memcpy(line, in, len);
+    line[len] = 0;
+    if (strchr(line, '\n'))
+        return pv_fail(e, EINVAL, "one command per write");
+    vl = strcspn(line, " \t");
+    rest = line + vl + strspn(line + vl, " \t");
+    line[vl] = 0;
+    for (size_t i = 0; i < sizeof(node_verbs) / sizeof(node_verbs[0]); i++) {
+        if (strcmp(node_verbs[i].verb, line) != 0)
+            continue;
+        if (strcmp(o->name, o->fs->node) != 0)
+            return pv_fail(e, EHOSTUNREACH, "node %s is not reachable from here", o->name);
+        return node_verbs[i].run(o, rest, e);
+    }
+    return pv_fail(e, EINVAL, "unknown command '%.64s' (known: ping, log <text>)", line);
+}

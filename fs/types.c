@@ -1,0 +1,156 @@
+/* types: the object-type tables that define the /pve tree; see types.h. */
+#include "types.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "files.h"
+
+/* One row per file kind; each names what a file of that kind needs. */
+#define PV_STATUS(n, fn, fl) {.name = n, .mode = 0444, .kind = PK_STATUS, .flags = fl, .render = fn}
+#define PV_CTL(n, fn)        {.name = n, .mode = 0200, .kind = PK_CTL, .apply = fn}
+#define PV_STATE(n, rd, wr)                                                                        \
+    {.name = n, .mode = 0644, .kind = PK_STATE, .flags = PF_VOLATILE, .render = rd, .apply = wr}
+#define PV_CONFIG(n, sch, init)                                                                    \
+    {.name = n, .mode = 0644, .kind = PK_CONFIG, .schema = sch, .initial = init}
+#define PV_LOG(n)      {.name = n, .mode = 0444, .kind = PK_LOG}
+#define PV_LINK(n, fn) {.name = n, .mode = 0777, .kind = PK_LINK, .render = fn}
+#define PV_END         {.name = NULL}
+
+static const struct pv_file NOFILES[] = {PV_END};
+static const struct pv_sub NOSUBS[] = {{NULL, 0}};
+
+static const struct pv_file root_files[] = {
+    PV_LINK("local", root_local_render),
+    PV_END,
+};
+
+static const struct pv_sub root_subs[] = {
+    {"cluster", T_CLUSTER}, {"nodes", T_NODES}, {"vms", T_VMS},   {"storage", T_STORAGE_LIST},
+    {"ceph", T_CEPH},       {"sdn", T_SDN},     {"ha", T_HA},     {"priv", T_PRIV},
+    {NULL, 0},
+};
+
+static const struct pv_file cluster_files[] = {
+    PV_STATUS("name", cluster_name_render, 0),
+    PV_STATUS("quorate", cluster_quorate_render, PF_VOLATILE),
+    PV_STATUS("members", cluster_members_render, PF_VOLATILE),
+    PV_LOG("log"),
+    PV_STATUS("errors", cluster_errors_render, PF_VOLATILE),
+    PV_STATUS("metrics", cluster_metrics_render, PF_VOLATILE),
+    PV_END,
+};
+
+static const struct pv_file node_files[] = {
+    PV_STATUS("status", node_status_render, PF_VOLATILE),
+    PV_CTL("ctl", node_ctl_apply),
+    PV_END,
+};
+
+static const struct pv_sub node_subs[] = {
+    {"qemu", T_QEMU_LIST}, {"lxc", T_LXC_LIST}, {"storage", T_NODE_STORAGE},
+    {"network", T_NODE_NET}, {NULL, 0},
+};
+
+static const struct pv_file qemu_files[] = {
+    PV_CONFIG("config", &conf_qemu_schema, qemu_config_initial),
+    PV_STATE("state", guest_state_render, guest_state_apply),
+    PV_CTL("ctl", guest_ctl_apply),
+    PV_STATUS("status", guest_status_render, PF_VOLATILE),
+    PV_END,
+};
+
+static const struct pv_file lxc_files[] = {
+    PV_CONFIG("config", &conf_lxc_schema, lxc_config_initial),
+    PV_STATE("state", guest_state_render, guest_state_apply),
+    PV_CTL("ctl", guest_ctl_apply),
+    PV_STATUS("status", guest_status_render, PF_VOLATILE),
+    PV_END,
+};
+
+static const struct pv_sub guest_subs[] = {{"snapshots", T_SNAPS}, {NULL, 0}};
+static const struct pv_sub ceph_subs[] = {{"pools", T_CEPH_POOLS}, {"osds", T_CEPH_OSDS}, {NULL, 0}};
+static const struct pv_sub sdn_subs[] = {{"zones", T_ZONES}, {"vnets", T_VNETS}, {NULL, 0}};
+static const struct pv_sub ha_subs[] = {
+    {"groups", T_HA_GROUPS}, {"resources", T_HA_RESOURCES}, {NULL, 0}};
+
+#define LATER(what) "this build has no " what " yet; it lands with its own driver"
+
+static const struct pv_type types[T_MAX] = {
+    [T_ROOT] = {"root", 0755, root_files, root_subs},
+    [T_CLUSTER] = {"cluster", 0755, cluster_files, NOSUBS},
+    [T_NODES] = {"nodes", 0755, NOFILES, NOSUBS, .nomkdir = "nodes join through the cluster tools"},
+    [T_NODE] = {"node", 0755, node_files, node_subs},
+    [T_QEMU_LIST] = {"qemu", 0755, NOFILES, NOSUBS, T_QEMU, .flags = PT_MKDIR_ID},
+    [T_QEMU] = {"qemu-guest", 0755, qemu_files, guest_subs, .uniq = U_GUEST_ID,
+                .flags = PT_SCRATCH | PT_RMDIR | PT_GUEST},
+    [T_LXC_LIST] = {"lxc", 0755, NOFILES, NOSUBS, T_LXC, .flags = PT_MKDIR_ID},
+    [T_LXC] = {"lxc-guest", 0755, lxc_files, guest_subs, .uniq = U_GUEST_ID,
+               .flags = PT_SCRATCH | PT_RMDIR | PT_GUEST},
+    [T_SNAPS] = {"snapshots", 0755, NOFILES, NOSUBS, .nomkdir = "take snapshots through ctl"},
+    [T_NODE_STORAGE] = {"node-storage", 0755, NOFILES, NOSUBS, .nomkdir = LATER("storage")},
+    [T_NODE_NET] = {"node-network", 0755, NOFILES, NOSUBS, .nomkdir = LATER("network driver")},
+    [T_STORAGE_LIST] = {"storage", 0755, NOFILES, NOSUBS, .nomkdir = LATER("storage")},
+    [T_CEPH] = {"ceph", 0755, NOFILES, ceph_subs},
+    [T_CEPH_POOLS] = {"ceph-pools", 0755, NOFILES, NOSUBS, .nomkdir = LATER("Ceph driver")},
+    [T_CEPH_OSDS] = {"ceph-osds", 0755, NOFILES, NOSUBS, .nomkdir = LATER("Ceph driver")},
+    [T_SDN] = {"sdn", 0755, NOFILES, sdn_subs},
+    [T_ZONES] = {"sdn-zones", 0755, NOFILES, NOSUBS, .nomkdir = LATER("SDN driver")},
+    [T_VNETS] = {"sdn-vnets", 0755, NOFILES, NOSUBS, .nomkdir = LATER("SDN driver")},
+    [T_HA] = {"ha", 0755, NOFILES, ha_subs},
+    [T_HA_GROUPS] = {"ha-groups", 0755, NOFILES, NOSUBS, .nomkdir = LATER("HA manager")},
+    [T_HA_RESOURCES] = {"ha-resources", 0755, NOFILES, NOSUBS, .nomkdir = LATER("HA manager")},
+    [T_PRIV] = {"priv", 0700, NOFILES, NOSUBS, T_PLAIN, .flags = PT_SCRATCH},
+    [T_PLAIN] = {"plain", 0700, NOFILES, NOSUBS, T_PLAIN, .flags = PT_SCRATCH | PT_RMDIR},
+    [T_VMS] = {"vms", 0755, NOFILES, NOSUBS, .flags = PT_VMS,
+               .nomkdir = "vms/ lists the VMs; mkdir nodes/<node>/qemu/<vmid> creates one"},
+};
+
+const struct pv_type *pv_type(uint16_t id)
+{
+    static const struct pv_type unknown = {.name = "unknown", .mode = 0555, .files = NOFILES, .subs = NOSUBS};
+
+    return id < T_MAX && types[id].name ? &types[id] : &unknown;
+}
+
+int pv_type_file(const struct pv_type *t, const char *name)
+{
+    for (int i = 0; t->files[i].name; i++)
+        if (strcmp(t->files[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+uint32_t pv_type_uniq(uint16_t objtype)
+{
+    return pv_type(objtype)->uniq;
+}
+
+int pv_fail(struct pv_err *e, int err, const char *fmt, ...)
+{
+    va_list ap;
+
+    e->err = err;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    va_end(ap);
+    return -err;
+}
+
+int pv_type_child_ok(const struct pv_type *t, const char *name, struct pv_err *e)
+{
+    char *end;
+    unsigned long long id;
+
+    if (!(t->flags & PT_MKDIR_ID))
+        return 0;
+    /* Proxmox guest ids: 100 .. 999999999, decimal, no sign or leading zero. */
+    id = strtoull(name, &end, 10);
+    if (*end || name[0] < '1' || name[0] > '9' || id < 100 || id > 999999999)
+        return pv_fail(e, EINVAL, "'%s' is not a valid guest id (100..999999999)", name);
+    return 0;
+}

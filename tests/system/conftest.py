@@ -1,0 +1,151 @@
+"""Fixtures for the pvefs system tests.
+
+pvefs      function-scoped: a fresh data dir and mount for one test.
+pvefs_mod  module-scoped: one daemon shared by the tests of a module that do not restart it
+           (restarted transparently if an earlier test left it dead).
+helper_bin session-scoped: directory with the C helpers of tests/system/helpers, compiled.
+
+Every test has a time budget (default 60 s, @pytest.mark.budget(N) to change it). When it
+runs out, SIGALRM raises in the test, and a watchdog thread SIGKILLs (by PID) every pvefsd
+this session started, so a test stuck inside a FUSE request gets ENOTCONN instead of hanging.
+"""
+import os
+import signal
+import sys
+import threading
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import pvefslib  # noqa: E402
+from pvefslib import Pvefs, make_base, remove_base  # noqa: E402
+
+DEFAULT_BUDGET = 60
+
+
+class TestTimeout(Exception):
+    pass
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "budget(seconds): time budget of one test (default 60 s)")
+
+
+def pytest_report_header(config):
+    priv = pvefslib.in_private_mount_ns()
+    return ["pvefsd: %s (%s)" % (pvefslib.PVEFSD, "present" if os.access(pvefslib.PVEFSD, os.X_OK) else "MISSING"),
+            "mount namespace: %s" % ("private" if priv else
+                                     "SHARED with pid 1 (run through tests/run.sh, which unshares it)")]
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+@pytest.fixture(autouse=True)
+def _budget(request):
+    m = request.node.get_closest_marker("budget")
+    budget = int(m.args[0]) if m else DEFAULT_BUDGET
+
+    def on_alarm(signum, frame):
+        raise TestTimeout("test exceeded its %d s budget" % budget)
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(budget)
+    # If the test is blocked in a FUSE request, SIGALRM alone cannot get it out.
+    dog = threading.Timer(budget + 10, pvefslib.kill_all_live_daemons)
+    dog.daemon = True
+    dog.start()
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+        dog.cancel()
+
+
+def _sanitizer_report(d):
+    for log in d.logs:
+        try:
+            text = log.read_text(errors="replace")
+        except OSError:
+            continue
+        for marker in ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "runtime error:"):
+            i = text.find(marker)
+            if i >= 0:
+                return "%s: %s" % (log.name, text[max(0, i - 200):i + 1500])
+    return None
+
+
+def _finish(d, failed):
+    d.cleanup()
+    if failed:
+        print("---- pvefsd output (%s) ----\n%s" % (d.logs[-1] if d.logs else "-", d.log_tail(60)))
+    report = _sanitizer_report(d)
+    remove_base(d.base)
+    return report
+
+
+@pytest.fixture
+def pvefs(request):
+    base = make_base()
+    d = Pvefs(base)
+    try:
+        d.start()
+    except Exception:
+        _finish(d, True)
+        raise
+    yield d
+    rep = getattr(request.node, "rep_call", None)
+    report = _finish(d, rep is None or rep.failed)
+    if report:
+        pytest.fail("sanitizer report in pvefsd output:\n" + report, pytrace=False)
+
+
+class _Shared:
+    d = None
+
+
+@pytest.fixture(scope="module")
+def _pvefs_module():
+    base = make_base()
+    d = Pvefs(base)
+    holder = _Shared()
+    holder.d = d
+    yield holder
+    report = _finish(d, False)
+    if report:
+        print("sanitizer report in pvefsd output:\n" + report)
+
+
+@pytest.fixture
+def pvefs_mod(_pvefs_module, request):
+    d = _pvefs_module.d
+    if not d.alive() or not os.path.ismount(d.mnt):
+        d.cleanup()
+        d.start()
+    yield d
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        print("---- pvefsd output ----\n" + d.log_tail(60))
+    report = _sanitizer_report(d)
+    if report:
+        pytest.fail("sanitizer report in pvefsd output:\n" + report, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def helper_bin(tmp_path_factory):
+    """Compile tests/system/helpers/*.c into a private dir. Returns {name: path or None}."""
+    out = tmp_path_factory.mktemp("helpers")
+    os.chmod(out, 0o755)
+    bins = {}
+    for src in sorted(pvefslib.HELPERS.glob("*.c")):
+        libs = ["-lnfs"] if "nfs" in src.stem else []
+        path, err = pvefslib.compile_helper(src, out / src.stem, libs)
+        bins[src.stem] = path
+        if err:
+            bins[src.stem + ".error"] = err
+    return bins

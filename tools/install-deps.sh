@@ -1,0 +1,23 @@
+#!/bin/sh
+# Installs the Debian 12 packages pvefs needs to build, run and test. Quick when
+# everything is there already. Set PVEFS_NO_APT=1 to skip (packages managed elsewhere).
+set -eu
+PKGS="gcc make pkg-config fuse3 libfuse3-dev libsqlite3-dev libxxhash-dev
+      python3 python3-pytest ansible-core libglib2.0-bin attr util-linux iproute2
+      nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils libnfs-dev"
+[ "${PVEFS_NO_APT:-}" = 1 ] && exit 0
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: missing packages:$missing (run as root, or install them)" >&2
+	exit 1
+fi
+echo "install-deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# policy-rc.d keeps the NFS and rpcbind packages from starting system services;
+# the tests start their own, privately.
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,192 @@
+/*
+ * pvefsd: the pvefs daemon. Opens the store in the data directory, makes sure the
+ * skeleton of the tree exists, mounts /pve and serves it with libfuse's
+ * multithreaded loop until SIGTERM/SIGINT, then unmounts.
+ *
+ * usage: pvefsd [-f] [--local] [--node NAME] [--data DIR] [MOUNTPOINT]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../cluster/clog.h"
+#include "../cluster/store.h"
+#include "../fs/fs.h"
+#include "../fs/notify.h"
+
+struct opts {
+    int foreground, local, debug;
+    const char *node, *data, *mnt;
+    char host[256];
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: pvefsd [-f] [--local] [--node NAME] [--data DIR] [MOUNTPOINT]\n"
+               "  -f            stay in the foreground\n"
+               "  --local       standalone node: no corosync, always quorate\n"
+               "  --node NAME   this node's name (default: the short hostname)\n"
+               "  --data DIR    data directory (default: /var/lib/pvefs)\n"
+               "  -d            FUSE debug output (implies -f)\n"
+               "  MOUNTPOINT    default: /pve\n");
+}
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+    static const struct option longopts[] = {
+        {"local", no_argument, NULL, 'l'},   {"node", required_argument, NULL, 'n'},
+        {"data", required_argument, NULL, 'D'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    memset(o, 0, sizeof(*o));
+    o->data = "/var/lib/pvefs";
+    o->mnt = "/pve";
+    while ((c = getopt_long(argc, argv, "fdh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            o->foreground = 1;
+            break;
+        case 'd':
+            o->debug = o->foreground = 1;
+            break;
+        case 'l':
+            o->local = 1;
+            break;
+        case 'n':
+            o->node = optarg;
+            break;
+        case 'D':
+            o->data = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (optind < argc)
+        o->mnt = argv[optind++];
+    if (optind < argc) {
+        usage(stderr);
+        return -1;
+    }
+    if (!o->node) {
+        if (gethostname(o->host, sizeof(o->host) - 1))
+            snprintf(o->host, sizeof(o->host), "localhost");
+        o->host[strcspn(o->host, ".")] = 0;
+        o->node = o->host;
+    }
+    if (!*o->node || strlen(o->node) > 63 || strchr(o->node, '/') || o->node[0] == '.') {
+        fprintf(stderr, "pvefsd: '%s' is not a valid node name\n", o->node);
+        return -1;
+    }
+    return 0;
+}
+
+/* A daemon killed with -9 leaves a dead FUSE mount ("transport endpoint is not connected"). */
+static int prepare_mountpoint(const char *mnt)
+{
+    struct stat st;
+
+    if (stat(mnt, &st) && errno == ENOTCONN) {
+        if (umount2(mnt, MNT_DETACH))
+            fprintf(stderr, "pvefsd: cannot detach stale mount %s: %s\n", mnt, strerror(errno));
+        else
+            fprintf(stderr, "pvefsd: detached stale mount at %s\n", mnt);
+    }
+    if (stat(mnt, &st) && errno == ENOENT && mkdir(mnt, 0755) && errno != EEXIST) {
+        fprintf(stderr, "pvefsd: cannot create mount point %s: %s\n", mnt, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+    struct fs fs = {0};
+    struct store_cfg cfg = {0};
+    struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+    struct fuse_loop_config loop = {.clone_fd = 0, .max_idle_threads = 8};
+    struct fuse_session *se = NULL;
+    struct timespec ts;
+    char err[512] = "";
+    int rc = 1;
+
+    if (parse(argc, argv, &o))
+        return 2;
+    if (!o.local) {
+        fprintf(stderr, "pvefsd: cluster mode needs the corosync transport, which this build "
+                        "does not have yet; run a standalone node with --local\n");
+        return 2;
+    }
+    clog_init(o.node);
+    cfg.datadir = o.data;
+    cfg.node = o.node;
+    cfg.nodeid = 1;
+    cfg.uniq = pv_type_uniq;
+    if (store_open(&fs.st, &cfg, err, sizeof(err))) {
+        fprintf(stderr, "pvefsd: %s\n", err);
+        return 1;
+    }
+    fs.mem = store_memdb(fs.st);
+    fs.node = o.node;
+    fs.datadir = o.data;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    fs.start_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    if (fs_skeleton(&fs, err, sizeof(err))) {
+        fprintf(stderr, "pvefsd: %s\n", err);
+        goto out_store;
+    }
+    if (prepare_mountpoint(o.mnt))
+        goto out_store;
+
+    if (fuse_opt_add_arg(&args, "pvefsd") ||
+        fuse_opt_add_arg(&args, "-oallow_other,default_permissions,fsname=pvefs,subtype=pvefs") ||
+        (o.debug && fuse_opt_add_arg(&args, "-d")))
+        goto out_args;
+    se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &fs);
+    if (!se)
+        goto out_args;
+    fs.se = se;
+    if (fuse_set_signal_handlers(se))
+        goto out_session;
+    if (fuse_session_mount(se, o.mnt)) {
+        fprintf(stderr, "pvefsd: cannot mount %s\n", o.mnt);
+        goto out_signals;
+    }
+    if (fuse_daemonize(o.foreground))
+        goto out_unmount;
+    store_note_pid(fs.st);
+    store_on_change(fs.st, notify_changes, &fs);
+    if (notify_start(&fs)) {
+        fprintf(stderr, "pvefsd: cannot start the notifier thread\n");
+        goto out_unmount;
+    }
+    clog_append("pvefsd", "node %s serving %s (data %s, local mode)", o.node, o.mnt, o.data);
+    /* A signal ends the loop with the signal number: a clean stop. */
+    rc = fuse_session_loop_mt(se, &loop) < 0 ? 1 : 0;
+    clog_append("pvefsd", "stopping");
+    notify_stop(&fs);
+out_unmount:
+    fuse_session_unmount(se);
+out_signals:
+    fuse_remove_signal_handlers(se);
+out_session:
+    fuse_session_destroy(se);
+out_args:
+    fuse_opt_free_args(&args);
+out_store:
+    store_close(fs.st);
+    return rc;
+}
