@@ -11,7 +11,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LIBS     := $(PKG_LIBS) -lxxhash -lpthread
 SAN      := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-CORE_SRC := $(wildcard cluster/*.c) fs/conf.c fs/conf_qemu.c fs/conf_lxc.c fs/buf.c
+CORE_SRC := $(wildcard cluster/*.c) $(wildcard fs/conf*.c) fs/buf.c
 FS_SRC   := $(filter-out $(CORE_SRC),$(wildcard fs/*.c)) $(wildcard drivers/*.c)
 DAEMON_SRC := $(CORE_SRC) $(FS_SRC) tools/pvefsd.c
 UNIT_SRC := $(CORE_SRC) $(wildcard tests/unit/*.c)

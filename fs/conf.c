@@ -20,260 +20,6 @@
 #define QUOTE_MAX 48
 #define QN(n)     ((int)((n) > QUOTE_MAX ? QUOTE_MAX : (n)))
 
-/* ---- pattern helpers ---------------------------------------------------- */
-
-int conf_is_digits(const char *v, size_t n)
-{
-    if (n == 0)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isdigit((unsigned char)v[i]))
-            return 0;
-    return 1;
-}
-
-int conf_is_hex(const char *v, size_t n)
-{
-    if (n == 0)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isxdigit((unsigned char)v[i]))
-            return 0;
-    return 1;
-}
-
-int conf_list_ok(const char *v, size_t n, char sep, conf_pat_fn item)
-{
-    size_t start = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && v[i] != sep)
-            continue;
-        if (!item(v + start, i - start))
-            return 0;
-        start = i + 1;
-    }
-    return 1;
-}
-
-static int in_set(const char *v, size_t n, const char *set)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)v[i]) && !strchr(set, v[i]))
-            return 0;
-    return n > 0;
-}
-
-static int pat_mac(const char *v, size_t n)
-{
-    if (n != 17)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i % 3 == 2 ? v[i] != ':' : !isxdigit((unsigned char)v[i]))
-            return 0;
-    }
-    /* Proxmox refuses multicast addresses (low bit of the first octet) */
-    int lo = isdigit((unsigned char)v[1]) ? v[1] - '0' : tolower((unsigned char)v[1]) - 'a' + 10;
-    return (lo & 1) == 0;
-}
-
-static int pat_uuid(const char *v, size_t n)
-{
-    static const size_t grp[] = {8, 4, 4, 4, 12};
-    size_t pos = 0;
-    for (size_t g = 0; g < 5; g++) {
-        if (pos + grp[g] > n || !conf_is_hex(v + pos, grp[g]))
-            return 0;
-        pos += grp[g];
-        if (g < 4 && (pos >= n || v[pos++] != '-'))
-            return 0;
-    }
-    return pos == n;
-}
-
-static int pat_label(const char *v, size_t n)
-{
-    return n > 0 && n <= 63 && in_set(v, n, "-") && v[0] != '-' && v[n - 1] != '-';
-}
-
-static int pat_dns(const char *v, size_t n)
-{
-    return n <= 255 && conf_list_ok(v, n, '.', pat_label);
-}
-
-static int pat_storage(const char *v, size_t n)
-{
-    return n >= 2 && isalpha((unsigned char)v[0]) && isalnum((unsigned char)v[n - 1]) &&
-           in_set(v, n, "-_.");
-}
-
-static int pat_volid(const char *v, size_t n)
-{
-    const char *colon = memchr(v, ':', n);
-    return colon && pat_storage(v, (size_t)(colon - v)) && colon + 1 < v + n;
-}
-
-static int pat_volid_or_path(const char *v, size_t n)
-{
-    return (n > 1 && v[0] == '/') || pat_volid(v, n);
-}
-
-static int pat_drive_file(const char *v, size_t n)
-{
-    return (n == 4 && !memcmp(v, "none", 4)) || (n == 5 && !memcmp(v, "cdrom", 5)) ||
-           pat_volid_or_path(v, n);
-}
-
-static int pat_disksize(const char *v, size_t n)
-{
-    if (n > 0 && strchr("KMGT", v[n - 1]))
-        n--;
-    const char *dot = memchr(v, '.', n);
-    if (!dot)
-        return conf_is_digits(v, n);
-    return conf_is_digits(v, (size_t)(dot - v)) &&
-           conf_is_digits(dot + 1, n - (size_t)(dot - v) - 1);
-}
-
-static int pat_snapname(const char *v, size_t n)
-{
-    return n >= 2 && n <= 40 && isalpha((unsigned char)v[0]) && in_set(v, n, "-_");
-}
-
-static int pat_tag(const char *v, size_t n)
-{
-    return n == 0 || (in_set(v, n, "_-+.") && v[0] != '-' && v[0] != '+' && v[0] != '.');
-}
-
-static int pat_tags(const char *v, size_t n)
-{
-    /* any of ';', ',' or ' ' separates tags */
-    char tmp[1024];
-    if (n >= sizeof(tmp))
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        tmp[i] = (v[i] == ',' || v[i] == ' ') ? ';' : v[i];
-    return conf_list_ok(tmp, n, ';', pat_tag);
-}
-
-static int ip_ok(int af, const char *v, size_t n)
-{
-    char tmp[64];
-    unsigned char out[16];
-    if (n == 0 || n >= sizeof(tmp))
-        return 0;
-    memcpy(tmp, v, n);
-    tmp[n] = '\0';
-    return inet_pton(af, tmp, out) == 1;
-}
-
-static int pat_ip4(const char *v, size_t n)
-{
-    return ip_ok(AF_INET, v, n);
-}
-
-static int pat_ip6(const char *v, size_t n)
-{
-    return ip_ok(AF_INET6, v, n);
-}
-
-static int pat_ip(const char *v, size_t n)
-{
-    return n == 0 || pat_ip4(v, n) || pat_ip6(v, n);
-}
-
-static int cidr_ok(int af, const char *v, size_t n, int maxbits)
-{
-    const char *slash = memchr(v, '/', n);
-    if (!slash || !ip_ok(af, v, (size_t)(slash - v)))
-        return 0;
-    size_t bl = n - (size_t)(slash - v) - 1;
-    return conf_is_digits(slash + 1, bl) && bl <= 3 && atoi(slash + 1) <= maxbits;
-}
-
-static int word_is(const char *v, size_t n, const char *w)
-{
-    return strlen(w) == n && !memcmp(v, w, n);
-}
-
-static int pat_ip4cidr(const char *v, size_t n)
-{
-    return word_is(v, n, "dhcp") || word_is(v, n, "manual") || cidr_ok(AF_INET, v, n, 32);
-}
-
-static int pat_ip6cidr(const char *v, size_t n)
-{
-    return word_is(v, n, "dhcp") || word_is(v, n, "auto") || word_is(v, n, "manual") ||
-           cidr_ok(AF_INET6, v, n, 128);
-}
-
-static int pat_addrlist(const char *v, size_t n)
-{
-    char tmp[1024];
-    if (n >= sizeof(tmp))
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        tmp[i] = (v[i] == ',' || v[i] == ';') ? ' ' : v[i];
-    return conf_list_ok(tmp, n, ' ', pat_ip);
-}
-
-static int pat_ifname(const char *v, size_t n)
-{
-    return in_set(v, n, "-_.");
-}
-
-static int pat_vlan(const char *v, size_t n)
-{
-    const char *dash = memchr(v, '-', n);
-    if (!dash)
-        return conf_is_digits(v, n);
-    return conf_is_digits(v, (size_t)(dash - v)) &&
-           conf_is_digits(dash + 1, n - (size_t)(dash - v) - 1);
-}
-
-static int pat_vlanlist(const char *v, size_t n)
-{
-    return conf_list_ok(v, n, ';', pat_vlan);
-}
-
-static int pat_urlenc(const char *v, size_t n)
-{
-    return in_set(v, n, "-%_.!~*'()");
-}
-
-static const char *const bool_words[] = {"1", "0", "on", "off", "yes", "no", "true", "false"};
-
-const struct conf_type conf_t_str = {.kind = CK_STR};
-const struct conf_type conf_t_bool = {.kind = CK_BOOL};
-const struct conf_type conf_t_uint = CONF_INT(0, CONF_NOMAX);
-const struct conf_type conf_t_num = CONF_NUM(0, CONF_NOMAX);
-const struct conf_type conf_t_mac = CONF_PAT(pat_mac, "a unicast MAC address");
-const struct conf_type conf_t_uuid = CONF_PAT(pat_uuid, "a UUID");
-const struct conf_type conf_t_dns = CONF_PAT(pat_dns, "a DNS name");
-const struct conf_type conf_t_volid = CONF_PAT(pat_volid, "a volume ID");
-const struct conf_type conf_t_volid_or_path =
-    CONF_PAT(pat_volid_or_path, "a volume ID or absolute path");
-const struct conf_type conf_t_drive_file = CONF_PAT(pat_drive_file, "a volume, path or 'none'");
-const struct conf_type conf_t_disksize = CONF_PAT(pat_disksize, "a disk size");
-const struct conf_type conf_t_storage = CONF_PAT(pat_storage, "a storage ID");
-const struct conf_type conf_t_snapname = CONF_PAT(pat_snapname, "a snapshot name");
-const struct conf_type conf_t_tags = CONF_PAT(pat_tags, "a tag list");
-const struct conf_type conf_t_addrlist = CONF_PAT(pat_addrlist, "a list of IP addresses");
-const struct conf_type conf_t_ip4cidr = CONF_PAT(pat_ip4cidr, "an IPv4 CIDR, 'dhcp' or 'manual'");
-const struct conf_type conf_t_ip6cidr = CONF_PAT(pat_ip6cidr, "an IPv6 CIDR, 'auto' or 'dhcp'");
-const struct conf_type conf_t_ip4 = CONF_PAT(pat_ip4, "an IPv4 address");
-const struct conf_type conf_t_ip6 = CONF_PAT(pat_ip6, "an IPv6 address");
-const struct conf_type conf_t_ifname = CONF_PAT(pat_ifname, "an interface name");
-const struct conf_type conf_t_vlanlist = CONF_PAT(pat_vlanlist, "a VLAN list");
-const struct conf_type conf_t_urlenc = CONF_PAT(pat_urlenc, "URL-encoded text");
-
-static const struct conf_sub startup_subs[] = {
-    {"order", &conf_t_uint, 0},
-    {"up", &conf_t_uint, 0},
-    {"down", &conf_t_uint, 0},
-};
-static const struct conf_fmt startup_fmt = {startup_subs, 3, 0, NULL, NULL};
-const struct conf_type conf_t_startup = CONF_PROP(startup_fmt);
-
 /* ---- value checks ------------------------------------------------------- */
 
 static int bad(char *why, size_t wl, const char *v, size_t n, const char *what)
@@ -329,13 +75,13 @@ static int check_value(const struct conf_type *t, const char *v, size_t n, char 
     case CK_NUM:
         return check_range(t, v, n, why, wl);
     case CK_BOOL:
-        for (size_t i = 0; i < sizeof(bool_words) / sizeof(bool_words[0]); i++)
-            if (strlen(bool_words[i]) == n && !strncasecmp(v, bool_words[i], n))
+        for (size_t i = 0; conf_bool_words[i]; i++)
+            if (strlen(conf_bool_words[i]) == n && !strncasecmp(v, conf_bool_words[i], n))
                 return 0;
         return bad(why, wl, v, n, "not a boolean");
     case CK_ENUM:
         for (const char *const *e = t->enums; *e; e++)
-            if (word_is(v, n, *e))
+            if (conf_word_is(v, n, *e))
                 return 0;
         return bad(why, wl, v, n, "not a valid choice");
     case CK_PAT: {
@@ -354,7 +100,7 @@ static int check_value(const struct conf_type *t, const char *v, size_t n, char 
 static const struct conf_sub *find_sub(const struct conf_fmt *f, const char *k, size_t kn)
 {
     for (size_t i = 0; i < f->nsubs; i++)
-        if (word_is(k, kn, f->subs[i].name))
+        if (conf_word_is(k, kn, f->subs[i].name))
             return &f->subs[i];
     return NULL;
 }
@@ -364,7 +110,7 @@ static int is_name_key(const struct conf_fmt *f, const char *k, size_t kn)
     if (!f->name_keys)
         return 0;
     for (const char *const *e = f->name_keys; *e; e++)
-        if (word_is(k, kn, *e))
+        if (conf_word_is(k, kn, *e))
             return 1;
     return 0;
 }
@@ -404,7 +150,7 @@ static int check_prop(const struct conf_fmt *f, const char *v, size_t n, char *w
             }
             if (!s && !(f->flags & FMT_OPEN))
                 return bad(why, wl, k, kn, "not a known option");
-            if (!s && (kn == 0 || !in_set(k, kn, "-_.")))
+            if (!s && (kn == 0 || !conf_in_set(k, kn, "-_.")))
                 return bad(why, wl, p, pn, "not a valid option");
         } else if (!def) {
             return bad(why, wl, p, pn, "not a key=value option");
@@ -516,11 +262,11 @@ static const struct conf_key *find_key(const struct conf_schema *s, const char *
     for (size_t i = 0; i < s->nkeys; i++) {
         const struct conf_key *row = &s->keys[i];
         if (row->max_index < 0) {
-            if (word_is(k, n, row->name))
+            if (conf_word_is(k, n, row->name))
                 return row;
             continue;
         }
-        if (base == n || !word_is(k, base, row->name))
+        if (base == n || !conf_word_is(k, base, row->name))
             continue;
         if ((n - base > 1 && k[base] == '0') || n - base > 4)
             continue;
@@ -544,10 +290,10 @@ static int parse_section(const struct conf_schema *s, const char *line, size_t l
     pl->an = (size_t)(end - line) - 1;
     if (strlen(s->pending) == pl->an && !strncasecmp(pl->a, s->pending, pl->an))
         pl->sect = S_PENDING;
-    else if (s->special_sections && (word_is(pl->a, pl->an, "special:cloudinit") ||
-                                     word_is(pl->a, pl->an, "special:fleecing")))
+    else if (s->special_sections && (conf_word_is(pl->a, pl->an, "special:cloudinit") ||
+                                     conf_word_is(pl->a, pl->an, "special:fleecing")))
         pl->sect = S_SPECIAL;
-    else if (pat_snapname(pl->a, pl->an))
+    else if (conf_pat_snapname(pl->a, pl->an))
         pl->sect = S_SNAP;
     else
         return lerr(err, errlen, lineno, "invalid section name '%.*s'", QN(pl->an), pl->a);
@@ -567,7 +313,7 @@ static int check_delete(const struct conf_schema *s, const char *v, size_t n, in
         start = i + 1;
         if (kn && *k == '!')
             k++, kn--;
-        if (kn && !find_key(s, k, kn) && !word_is(k, kn, "description"))
+        if (kn && !find_key(s, k, kn) && !conf_word_is(k, kn, "description"))
             return lerr(err, errlen, lineno, "delete: unknown key '%.*s'", QN(kn), k);
     }
     return 0;
@@ -609,11 +355,11 @@ static int parse_key_line(const struct conf_schema *s, const char *line, size_t 
         return why ? lerr(err, errlen, lineno, "%.*s: %s", QN(pl->an), pl->a, why) : 0;
     }
     pl->kind = L_KEY;
-    if (word_is(pl->a, pl->an, "description")) {
+    if (conf_word_is(pl->a, pl->an, "description")) {
         pl->kind = L_DESCR;
         return 0;
     }
-    if (word_is(pl->a, pl->an, "delete")) {
+    if (conf_word_is(pl->a, pl->an, "delete")) {
         if (sect != S_PENDING && sect != S_ANY)
             return lerr(err, errlen, lineno, "'delete' is only allowed in [%s]", s->pending);
         return check_delete(s, pl->b, pl->bn, lineno, err, errlen);

@@ -126,4 +126,10 @@ int conf_is_hex(const char *v, size_t n);
 int conf_is_digits(const char *v, size_t n);
 int conf_list_ok(const char *v, size_t n, char sep, conf_pat_fn item);
 
+/* Shared helpers of conf_types.c used by the parser. */
+int conf_in_set(const char *v, size_t n, const char *set);
+int conf_word_is(const char *v, size_t n, const char *w);
+int conf_pat_snapname(const char *v, size_t n);
+extern const char *const conf_bool_words[];
+
 #endif
