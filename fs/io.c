@@ -309,7 +309,7 @@ static int write_stored(struct io_handle *h, const char *buf, size_t size, off_t
     memcpy(h->buf + off, buf, size);
     if (end > h->len)
         h->len = end;
-    h->dirty = 1;
+    h->dirty = h->wrote = 1;
     if (!h->file || !h->file->schema)
         return 0;
     if ((size_t)off < h->checked) { /* rewrote checked bytes: check from scratch */
@@ -371,7 +371,7 @@ static int commit(struct io_handle *h, struct pv_err *e)
         if (canon)
             buf_set(h, canon, clen);
         h->hash = hash_of(h->buf, h->len);
-        h->dirty = 0;
+        h->dirty = h->wrote = 0;
         h->checked = h->checked_lines = 0;
         notify_inval(h->fs, h->ino);
     }
@@ -379,14 +379,15 @@ static int commit(struct io_handle *h, struct pv_err *e)
     return rc;
 }
 
-static int flush_handle(struct io_handle *h, struct pv_err *e)
+/* final: at release, where an O_TRUNC open with no write commits the empty file. */
+static int flush_handle(struct io_handle *h, int final, struct pv_err *e)
 {
     int rc = 0;
 
     pthread_mutex_lock(&h->lock);
     if (h->kind == H_STORED && h->poisoned)
         rc = pv_fail(e, h->poisoned, "not stored: an earlier write failed");
-    else if (h->kind == H_STORED && h->dirty && (rc = commit(h, e)))
+    else if (h->kind == H_STORED && h->dirty && (h->wrote || final) && (rc = commit(h, e)))
         h->poisoned = e->err;
     pthread_mutex_unlock(&h->lock);
     return rc;
@@ -399,7 +400,7 @@ void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     int was_poisoned = h->poisoned;
     char path[1024];
 
-    if (flush_handle(h, &e)) {
+    if (flush_handle(h, 0, &e)) {
         if (was_poisoned) { /* already reported by the failing write */
             fuse_reply_err(req, e.err);
             return;
@@ -424,7 +425,7 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     char path[1024];
 
     /* Normally flush has committed already; this catches a close without flush. */
-    if (!h->poisoned && flush_handle(h, &e)) {
+    if (!h->poisoned && flush_handle(h, 1, &e)) {
         fs_path(h->fs, ino, path, sizeof(path));
         clog_error(path, e.err, e.msg);
     }
@@ -472,7 +473,7 @@ int io_truncate(fuse_req_t req, struct fs *fs, const struct fs_node *n, struct f
         if (size > h->len)
             memset(h->buf + h->len, 0, (size_t)size - h->len);
         h->len = (size_t)size;
-        h->dirty = 1;
+        h->dirty = h->wrote = 1;
         if (h->checked > h->len)
             h->checked = h->checked_lines = 0;
         if (tmp)

@@ -15,6 +15,7 @@
 #include "../cluster/clog.h"
 #include "conf.h"
 #include "files.h"
+#include "notify.h"
 
 static struct fs *get_fs(fuse_req_t req)
 {
@@ -96,6 +97,24 @@ static void reply_entry(fuse_req_t req, struct fs *fs, uint64_t ino)
     fuse_reply_entry(req, &ep);
 }
 
+/* A friendlier EEXIST than the store's: say where the id is used. The store rechecks. */
+static int id_in_use(struct fs *fs, uint16_t tid, const char *name, struct pv_err *e)
+{
+    uint32_t cls = pv_type(tid)->uniq;
+    const struct memdb_entry *o;
+    char where[1024] = "";
+
+    memdb_rdlock(fs->mem);
+    o = cls ? memdb_uniq(fs->mem, cls, name) : NULL;
+    if (o) {
+        struct pv_obj obj;
+        fs_obj_locked(fs, o->inode, &obj);
+        snprintf(where, sizeof(where), "%s", obj.path);
+    }
+    memdb_unlock(fs->mem);
+    return o ? pv_fail(e, EEXIST, "id %s is already used by %s", name, where) : 0;
+}
+
 void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
     struct fs *fs = get_fs(req);
@@ -123,7 +142,7 @@ void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mod
         pv_fail(&e, EEXIST, "%s exists", name);
         goto fail;
     }
-    if (pv_type_child_ok(dir.type, name, &e) ||
+    if (pv_type_child_ok(dir.type, name, &e) || id_in_use(fs, dir.type->child, name, &e) ||
         object_ops(fs, parent, name, dir.type->child, &b, bufs, &e) ||
         fs_commit(fs, &b, &res, &e))
         goto fail;
@@ -325,6 +344,9 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_
         fs_reply_fail(req, fs, path, &e);
         return;
     }
+    /* The kernel sized the renamed inode by what the tool wrote; the stored form may differ. */
+    if (canon)
+        notify_inval(fs, b.ops[0].inode);
     free(canon);
     fuse_reply_err(req, 0);
 }
