@@ -19,9 +19,9 @@ struct err_rec {
 static struct {
     pthread_mutex_t lock;
     char node[64];
-    char *buf;          /* the kept window */
-    size_t len, cap;    /* protected by lock */
-    uint64_t base;      /* offset of buf[0] in the whole log */
+    char *buf;       /* the kept window */
+    size_t len, cap; /* protected by lock */
+    uint64_t base;   /* offset of buf[0] in the whole log */
     int64_t mtime;
     struct err_rec errs[CLOG_ERRORS];
     unsigned nerr, head; /* ring of errs */
@@ -32,14 +32,30 @@ static const struct {
     int err;
     const char *name;
 } errnames[] = {
-    {EPERM, "EPERM"},         {ENOENT, "ENOENT"},     {EIO, "EIO"},
-    {EBADF, "EBADF"},         {EAGAIN, "EAGAIN"},     {ENOMEM, "ENOMEM"},
-    {EACCES, "EACCES"},       {EBUSY, "EBUSY"},       {EEXIST, "EEXIST"},
-    {EXDEV, "EXDEV"},         {ENOTDIR, "ENOTDIR"},   {EISDIR, "EISDIR"},
-    {EINVAL, "EINVAL"},       {EFBIG, "EFBIG"},       {ENOSPC, "ENOSPC"},
-    {EROFS, "EROFS"},         {ERANGE, "ERANGE"},     {ENAMETOOLONG, "ENAMETOOLONG"},
-    {ENOTEMPTY, "ENOTEMPTY"}, {ENOTSUP, "ENOTSUP"},   {ETIMEDOUT, "ETIMEDOUT"},
-    {EHOSTUNREACH, "EHOSTUNREACH"}, {EBADMSG, "EBADMSG"}, {ENODATA, "ENODATA"},
+    {EPERM, "EPERM"},
+    {ENOENT, "ENOENT"},
+    {EIO, "EIO"},
+    {EBADF, "EBADF"},
+    {EAGAIN, "EAGAIN"},
+    {ENOMEM, "ENOMEM"},
+    {EACCES, "EACCES"},
+    {EBUSY, "EBUSY"},
+    {EEXIST, "EEXIST"},
+    {EXDEV, "EXDEV"},
+    {ENOTDIR, "ENOTDIR"},
+    {EISDIR, "EISDIR"},
+    {EINVAL, "EINVAL"},
+    {EFBIG, "EFBIG"},
+    {ENOSPC, "ENOSPC"},
+    {EROFS, "EROFS"},
+    {ERANGE, "ERANGE"},
+    {ENAMETOOLONG, "ENAMETOOLONG"},
+    {ENOTEMPTY, "ENOTEMPTY"},
+    {ENOTSUP, "ENOTSUP"},
+    {ETIMEDOUT, "ETIMEDOUT"},
+    {EHOSTUNREACH, "EHOSTUNREACH"},
+    {EBADMSG, "EBADMSG"},
+    {ENODATA, "ENODATA"},
 };
 
 const char *clog_errname(int err, char *buf, size_t len)

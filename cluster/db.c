@@ -81,8 +81,7 @@ int db_open(struct db **out, const char *path, char *err, size_t errlen)
     for (int i = 0; i < ST_COUNT; i++) {
         if (sqlite3_prepare_v3(db->conn, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->st[i],
                                NULL)) {
-            snprintf(err, errlen, "cannot prepare statement %d: %s", i,
-                     sqlite3_errmsg(db->conn));
+            snprintf(err, errlen, "cannot prepare statement %d: %s", i, sqlite3_errmsg(db->conn));
             goto out_close;
         }
     }

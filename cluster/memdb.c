@@ -381,7 +381,8 @@ int memdb_open(struct memdb **out, struct db *db, memdb_uniq_fn uniq, char *err,
     m->db = db;
     m->uniq = uniq;
     if (db && (rc = db_load(db, load_row, m))) {
-        snprintf(err, errlen, "cannot load the config tree: %s", rc == -ENOMEM ? "out of memory" : db_errmsg(db));
+        snprintf(err, errlen, "cannot load the config tree: %s",
+                 rc == -ENOMEM ? "out of memory" : db_errmsg(db));
         memdb_close(m);
         return rc;
     }
@@ -395,8 +396,12 @@ int memdb_open(struct memdb **out, struct db *db, memdb_uniq_fn uniq, char *err,
                 m->epoch = 1;
     }
     if (!memdb_get(m, MEMDB_ROOT)) {
-        struct db_row r = {.inode = MEMDB_ROOT, .version = 1, .kind = MEMDB_DIR, .objtype = 1,
-                           .mode = 0755, .name = ""};
+        struct db_row r = {.inode = MEMDB_ROOT,
+                           .version = 1,
+                           .kind = MEMDB_DIR,
+                           .objtype = 1,
+                           .mode = 0755,
+                           .name = ""};
         struct memdb_entry *e = memdb_entry_new(&r);
         if (!e || memdb_link(m, e)) {
             memdb_entry_free(e);

@@ -56,9 +56,9 @@ struct memdb_change {
 };
 
 struct memdb_result {
-    int err;          /* 0 or negative errno of the failing op */
-    int failed_op;    /* index of the failing op, -1 if none */
-    char msg[256];    /* why the op failed */
+    int err;       /* 0 or negative errno of the failing op */
+    int failed_op; /* index of the failing op, -1 if none */
+    char msg[256]; /* why the op failed */
     uint64_t created[MSG_MAX_OPS];
 };
 

@@ -15,8 +15,8 @@ struct htab {
 
 struct memdb {
     pthread_rwlock_t lock;
-    struct db *db;         /* may be NULL */
-    memdb_uniq_fn uniq;    /* may be NULL */
+    struct db *db;      /* may be NULL */
+    memdb_uniq_fn uniq; /* may be NULL */
     memdb_change_fn on_change;
     void *change_arg;
     struct htab tab[3];    /* protected by lock */
@@ -24,7 +24,7 @@ struct memdb {
     uint64_t digest;       /* protected by lock */
     uint64_t count, bytes; /* protected by lock */
     uint32_t epoch;
-    int broken;            /* a commit failed: memory and disk may differ */
+    int broken; /* a commit failed: memory and disk may differ */
 };
 
 struct memdb_entry *memdb_entry_new(const struct db_row *r);

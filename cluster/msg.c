@@ -9,7 +9,7 @@
 #define HDR_SIZE 28
 
 struct wbuf {
-    uint8_t *p, *end;
+    uint8_t *p;
 };
 
 static void put8(struct wbuf *w, uint8_t v)
@@ -79,10 +79,10 @@ size_t msg_encoded_size(const struct msg_batch *b)
 
 long msg_encode(const struct msg_batch *b, uint8_t *buf, size_t len)
 {
-    size_t need = msg_encoded_size(b);
-    struct wbuf w = {buf, buf + len};
+    size_t want = msg_encoded_size(b);
+    struct wbuf w = {buf};
 
-    if (!need || need > len)
+    if (!want || want > len)
         return -EINVAL;
     put32(&w, MSG_MAGIC);
     put16(&w, MSG_VERSION);

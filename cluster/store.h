@@ -21,7 +21,7 @@ struct store;
 
 struct store_cfg {
     const char *datadir;
-    const char *node;   /* this node's name */
+    const char *node; /* this node's name */
     uint32_t nodeid;
     memdb_uniq_fn uniq; /* uniqueness classes of object types */
 };

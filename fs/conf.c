@@ -15,7 +15,7 @@
 #include <string.h>
 
 /* Proxmox's own writer never comes close; anything longer is not a config. */
-#define CONF_MAXLINE (64 * 1024)
+#define CONF_MAXLINE ((size_t)64 * 1024)
 /* How much of a bad value an error message quotes. */
 #define QUOTE_MAX 48
 #define QN(n)     ((int)((n) > QUOTE_MAX ? QUOTE_MAX : (n)))
@@ -414,7 +414,7 @@ static int parse_line(const struct conf_schema *s, const char *line, size_t len,
 int conf_check_line(const struct conf_schema *schema, const char *line, size_t len, int lineno,
                     char *err, size_t errlen)
 {
-    struct pline pl;
+    struct pline pl = {0};
     if (err && errlen)
         err[0] = '\0';
     return parse_line(schema, line, len, lineno, S_ANY, &pl, err, errlen);
@@ -536,7 +536,7 @@ static int read_doc(const struct conf_schema *s, const char *in, size_t len, str
         const char *nl = memchr(in + pos, '\n', len - pos);
         size_t ll = nl ? (size_t)(nl - (in + pos)) : len - pos;
         struct sect *cur = &d->a[d->n - 1];
-        struct pline pl;
+        struct pline pl = {0};
         int rc;
         lineno++;
         if (parse_line(s, in + pos, ll, lineno, cur->kind, &pl, msg, msglen) < 0) {

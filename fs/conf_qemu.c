@@ -50,8 +50,8 @@ static int pat_legacy_boot(const char *v, size_t n)
 
 static int pat_bootdisk(const char *v, size_t n)
 {
-    return pat_bootdev(v, n) && strncmp(v, "net", 3) && strncmp(v, "usb", 3) &&
-           strncmp(v, "hostpci", 7);
+    return pat_bootdev(v, n) && strncmp(v, "net", 3) != 0 && strncmp(v, "usb", 3) != 0 &&
+           strncmp(v, "hostpci", 7) != 0;
 }
 
 static int pat_hotplug_item(const char *v, size_t n)

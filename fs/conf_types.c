@@ -192,8 +192,8 @@ static int pat_ip4cidr(const char *v, size_t n)
 
 static int pat_ip6cidr(const char *v, size_t n)
 {
-    return conf_word_is(v, n, "dhcp") || conf_word_is(v, n, "auto") || conf_word_is(v, n, "manual") ||
-           cidr_ok(AF_INET6, v, n, 128);
+    return conf_word_is(v, n, "dhcp") || conf_word_is(v, n, "auto") ||
+           conf_word_is(v, n, "manual") || cidr_ok(AF_INET6, v, n, 128);
 }
 
 static int pat_addrlist(const char *v, size_t n)
@@ -263,4 +263,3 @@ static const struct conf_sub startup_subs[] = {
 };
 static const struct conf_fmt startup_fmt = {startup_subs, 3, 0, NULL, NULL};
 const struct conf_type conf_t_startup = CONF_PROP(startup_fmt);
-

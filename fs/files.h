@@ -38,6 +38,9 @@ int lxc_config_initial(const struct pv_obj *o, struct pv_buf *out);
 /* 0 if the guest may be destroyed (it is stopped), else fills e (EBUSY). */
 int guest_may_destroy(const struct pv_obj *o, struct pv_err *e);
 
+/* Copies a one-line command into line (NUL-terminated). */
+int pv_cmdline(const char *in, size_t len, char *line, size_t cap, struct pv_err *e);
+
 /* Splits a command line into words in place (at most max). Returns the count. */
 int pv_split(char *line, char **argv, int max);
 

@@ -51,8 +51,7 @@ static void uuid(char *buf, size_t len)
             r[i] = (unsigned char)rand();
     r[6] = (r[6] & 0x0f) | 0x40;
     r[8] = (r[8] & 0x3f) | 0x80;
-    snprintf(buf, len,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
+    snprintf(buf, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
              r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
              r[14], r[15]);
 }
@@ -141,10 +140,17 @@ static const struct guest_verb {
     int min, max;
     int arg; /* what the first argument must be */
 } guest_verbs[] = {
-    {"start", 0, 0, 0},        {"stop", 0, 0, 0},          {"shutdown", 0, 1, ARG_INT},
-    {"reboot", 0, 0, 0},       {"reset", 0, 0, 0},         {"suspend", 0, 0, 0},
-    {"resume", 0, 0, 0},       {"migrate", 1, 2, ARG_NODE}, {"snapshot", 1, 1, ARG_SNAP},
-    {"rollback", 1, 1, ARG_SNAP}, {"delsnapshot", 1, 1, ARG_SNAP},
+    {"start", 0, 0, 0},
+    {"stop", 0, 0, 0},
+    {"shutdown", 0, 1, ARG_INT},
+    {"reboot", 0, 0, 0},
+    {"reset", 0, 0, 0},
+    {"suspend", 0, 0, 0},
+    {"resume", 0, 0, 0},
+    {"migrate", 1, 2, ARG_NODE},
+    {"snapshot", 1, 1, ARG_SNAP},
+    {"rollback", 1, 1, ARG_SNAP},
+    {"delsnapshot", 1, 1, ARG_SNAP},
 };
 
 static int run_verb(const struct pv_obj *o, const struct guest_verb *v, int argc, char **argv,
@@ -176,12 +182,8 @@ int guest_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct p
     char line[4096], *argv[8];
     int argc;
 
-    if (len >= sizeof(line))
-        return pv_fail(e, EINVAL, "command too long");
-    memcpy(line, in, len);
-    line[len] = 0;
-    if (strchr(line, '\n'))
-        return pv_fail(e, EINVAL, "one command per write");
+    if (pv_cmdline(in, len, line, sizeof(line), e))
+        return -e->err;
     argc = pv_split(line, argv, 8);
     for (size_t i = 0; argc && i < sizeof(guest_verbs) / sizeof(guest_verbs[0]); i++)
         if (strcmp(guest_verbs[i].verb, argv[0]) == 0)

@@ -121,6 +121,17 @@ int pv_split(char *line, char **argv, int max)
     return n;
 }
 
+int pv_cmdline(const char *in, size_t len, char *line, size_t cap, struct pv_err *e)
+{
+    if (len >= cap)
+        return pv_fail(e, EINVAL, "command too long");
+    memcpy(line, in, len);
+    line[len] = 0;
+    if (strchr(line, '\n'))
+        return pv_fail(e, EINVAL, "one command per write");
+    return 0;
+}
+
 static int ctl_ping(const struct pv_obj *o, const char *rest, struct pv_err *e)
 {
     (void)e;
@@ -151,12 +162,8 @@ int node_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv
     char line[4096], *rest;
     size_t vl;
 
-    if (len >= sizeof(line))
-        return pv_fail(e, EINVAL, "command too long");
-    memcpy(line, in, len);
-    line[len] = 0;
-    if (strchr(line, '\n'))
-        return pv_fail(e, EINVAL, "one command per write");
+    if (pv_cmdline(in, len, line, sizeof(line), e))
+        return -e->err;
     vl = strcspn(line, " \t");
     rest = line + vl + strspn(line + vl, " \t");
     line[vl] = 0;

@@ -32,7 +32,7 @@ struct fs {
     struct store *st;
     struct memdb *mem;
     const char *node;
-    uint64_t node_dir;  /* inode of nodes/<this node> */
+    uint64_t node_dir; /* inode of nodes/<this node> */
     struct fuse_session *se;
     struct notify *nt;
     int64_t start_ns;
@@ -78,6 +78,8 @@ void fs_obj(struct fs *fs, uint64_t dir, struct pv_obj *o);
 
 /* Attributes of a resolved node; renders generated files to get their size. */
 void fs_stat(struct fs *fs, const struct fs_node *n, struct stat *st);
+/* The entry reply (attributes, timeouts, generation) for n. */
+void fs_fill_entry(struct fs *fs, const struct fs_node *n, struct fuse_entry_param *e);
 /* Seconds attributes of n may be cached by the kernel. */
 double fs_attr_timeout(const struct fs_node *n);
 
@@ -117,8 +119,7 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_
 void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
                   struct fuse_file_info *fi);
-void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                struct fuse_file_info *fi);
+void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
                  struct fuse_file_info *fi);
 void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

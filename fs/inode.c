@@ -100,8 +100,8 @@ static void path_locked(struct fs *fs, uint64_t dir, char *buf, size_t len)
     int n = 0;
     size_t off = 0;
 
-    for (const struct memdb_entry *e = memdb_get(fs->mem, dir); e && e->inode != MEMDB_ROOT && n < 64;
-         e = memdb_get(fs->mem, e->parent))
+    for (const struct memdb_entry *e = memdb_get(fs->mem, dir);
+         e && e->inode != MEMDB_ROOT && n < 64; e = memdb_get(fs->mem, e->parent))
         parts[n++] = e->name;
     buf[0] = 0;
     while (n-- > 0 && off < len)

@@ -216,8 +216,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         handle_free(h); /* the opener was interrupted */
 }
 
-void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                struct fuse_file_info *fi)
+void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
     struct io_handle *h = handle_of(fi);
     char *tmp;
@@ -253,7 +252,8 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     if ((size_t)off >= h->len)
         fuse_reply_buf(req, NULL, 0);
     else
-        fuse_reply_buf(req, h->buf + off, h->len - (size_t)off < size ? h->len - (size_t)off : size);
+        fuse_reply_buf(req, h->buf + off,
+                       h->len - (size_t)off < size ? h->len - (size_t)off : size);
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -466,6 +466,8 @@ int io_truncate(fuse_req_t req, struct fs *fs, const struct fs_node *n, struct f
             return -e->err;
         h = tmp;
     }
+    if (!h)
+        return pv_fail(e, EIO, "no handle");
     pthread_mutex_lock(&h->lock);
     if (buf_reserve(h, (size_t)size))
         rc = pv_fail(e, ENOMEM, "out of memory");
@@ -492,7 +494,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
     struct msg_batch b = {.nops = 1};
     struct fuse_entry_param ep;
     struct memdb_result res;
-    struct io_handle *h;
+    struct io_handle *h = NULL;
     struct pv_err e = {0};
     struct fs_node dir, n;
     char path[1024];
@@ -504,8 +506,8 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
     }
     if (fs_may_write(req, fs, &e))
         goto fail;
-    if (pv_type_file(dir.type, name) >= 0 && dir.type->files[pv_type_file(dir.type, name)].kind !=
-                                                 PK_CONFIG) {
+    if (pv_type_file(dir.type, name) >= 0 &&
+        dir.type->files[pv_type_file(dir.type, name)].kind != PK_CONFIG) {
         pv_fail(&e, EEXIST, "%s is a generated file", name);
         goto fail;
     }
@@ -513,8 +515,12 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
         pv_fail(&e, EACCES, "this directory takes no new files");
         goto fail;
     }
-    b.ops[0] = (struct msg_op){.code = MSG_CREATE, .inode = parent, .kind = MEMDB_FILE,
-                               .objtype = T_FILE, .mode = mode & 07777, .uid = ctx->uid,
+    b.ops[0] = (struct msg_op){.code = MSG_CREATE,
+                               .inode = parent,
+                               .kind = MEMDB_FILE,
+                               .objtype = T_FILE,
+                               .mode = mode & 07777,
+                               .uid = ctx->uid,
                                .gid = ctx->gid};
     snprintf(b.ops[0].name, sizeof(b.ops[0].name), "%s", name);
     if (fs_commit(fs, &b, &res, &e))
@@ -527,11 +533,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
     h->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
     fi->fh = (uintptr_t)h;
     fi->direct_io = 1;
-    memset(&ep, 0, sizeof(ep));
-    ep.ino = n.ino;
-    ep.generation = memdb_epoch(fs->mem);
-    fs_stat(fs, &n, &ep.attr);
-    ep.attr_timeout = ep.entry_timeout = 1.0;
+    fs_fill_entry(fs, &n, &ep);
     if (fuse_reply_create(req, &ep, fi) == -ENOENT)
         handle_free(h);
     return;

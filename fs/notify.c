@@ -19,10 +19,10 @@ struct notify {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    int stop, kick;              /* protected by lock */
-    struct io_handle **polls;    /* protected by lock */
+    int stop, kick;           /* protected by lock */
+    struct io_handle **polls; /* protected by lock */
     size_t npoll, cappoll;
-    struct inval *inv;           /* protected by lock */
+    struct inval *inv; /* protected by lock */
     size_t ninv, capinv;
 };
 
@@ -176,7 +176,8 @@ static void *notify_main(void *arg)
         size_t ninv;
 
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec >= next.tv_nsec)) {
+        if (now.tv_sec > next.tv_sec ||
+            (now.tv_sec == next.tv_sec && now.tv_nsec >= next.tv_nsec)) {
             node_sample_cpu();
             next = now;
             next.tv_sec += 1;

@@ -23,7 +23,7 @@ static struct fs *get_fs(fuse_req_t req)
     return fuse_req_userdata(req);
 }
 
-static void fill_entry(struct fs *fs, const struct fs_node *n, struct fuse_entry_param *e)
+void fs_fill_entry(struct fs *fs, const struct fs_node *n, struct fuse_entry_param *e)
 {
     memset(e, 0, sizeof(*e));
     e->ino = n->ino;
@@ -67,7 +67,7 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
         /* NFS decodes a handle of any kind with LOOKUP(ino, "."). */
         memdb_unlock(fs->mem);
         if (strcmp(name, ".") == 0) {
-            fill_entry(fs, &dir, &e);
+            fs_fill_entry(fs, &dir, &e);
             fuse_reply_entry(req, &e);
         } else
             fuse_reply_err(req, ENOTDIR);
@@ -87,7 +87,7 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
         return;
     }
     memdb_unlock(fs->mem);
-    fill_entry(fs, &n, &e);
+    fs_fill_entry(fs, &n, &e);
     fuse_reply_entry(req, &e);
 }
 
@@ -148,7 +148,7 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
     if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
-        const struct timespec *t = to_set & FUSE_SET_ATTR_MTIME_NOW ? &now : &attr->st_mtim;
+        const struct timespec *t = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? &now : &attr->st_mtim;
         op->mask |= MSG_SET_MTIME;
         op->mtime = (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
     }
@@ -216,16 +216,18 @@ static int vms_collect(struct fs *fs, uint64_t after, struct dent *out, int max)
             if (q->kids[j]->objtype != T_QEMU || q->kids[j]->inode <= after)
                 continue;
             if (n == cap) {
-                cap = cap ? cap * 2 : 64;
-                const struct memdb_entry **na = realloc(all, cap * sizeof(*na));
+                size_t ncap = cap ? cap * 2 : 64;
+                const struct memdb_entry **na = realloc(all, ncap * sizeof(*na));
                 if (!na)
-                    break;
+                    goto listed; /* list what fits */
                 all = na;
+                cap = ncap;
             }
             all[n++] = q->kids[j];
         }
     }
-    if (n)
+listed:
+    if (all && n)
         qsort(all, n, sizeof(*all), by_ino);
     for (size_t i = 0; i < n && got < max; i++, got++) {
         out[got].ino = INO_VMLINK | all[i]->inode;
@@ -303,15 +305,15 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, i
 
         if (fs_resolve(fs, ents[i].ino, &n))
             continue;
-        fill_entry(fs, &n, &e);
+        fs_fill_entry(fs, &n, &e);
         if (i < 2 && ents[i].off <= 2)
             e.ino = 0; /* "." and "..": no lookup reference */
         if (plus)
-            need = fuse_add_direntry_plus(req, buf + used, size - used, ents[i].name, &e,
-                                          ents[i].off);
+            need =
+                fuse_add_direntry_plus(req, buf + used, size - used, ents[i].name, &e, ents[i].off);
         else
-            need = fuse_add_direntry(req, buf + used, size - used, ents[i].name, &e.attr,
-                                     ents[i].off);
+            need =
+                fuse_add_direntry(req, buf + used, size - used, ents[i].name, &e.attr, ents[i].off);
         if (need > size - used)
             break;
         used += need;

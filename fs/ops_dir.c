@@ -89,11 +89,7 @@ static void reply_entry(fuse_req_t req, struct fs *fs, uint64_t ino)
         fuse_reply_err(req, EIO);
         return;
     }
-    memset(&ep, 0, sizeof(ep));
-    ep.ino = ino;
-    ep.generation = memdb_epoch(fs->mem);
-    fs_stat(fs, &n, &ep.attr);
-    ep.attr_timeout = ep.entry_timeout = 1.0;
+    fs_fill_entry(fs, &n, &ep);
     fuse_reply_entry(req, &ep);
 }
 
@@ -143,8 +139,7 @@ void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mod
         goto fail;
     }
     if (pv_type_child_ok(dir.type, name, &e) || id_in_use(fs, dir.type->child, name, &e) ||
-        object_ops(fs, parent, name, dir.type->child, &b, bufs, &e) ||
-        fs_commit(fs, &b, &res, &e))
+        object_ops(fs, parent, name, dir.type->child, &b, bufs, &e) || fs_commit(fs, &b, &res, &e))
         goto fail;
     for (int i = 0; i < MSG_MAX_OPS; i++)
         pv_buf_free(&bufs[i]);
@@ -158,8 +153,7 @@ fail:
 }
 
 /* May directory d (of type t) be removed by rmdir? Lock held. */
-static int removable_locked(const struct memdb_entry *d, const struct pv_type *t,
-                            struct pv_err *e)
+static int removable_locked(const struct memdb_entry *d, const struct pv_type *t, struct pv_err *e)
 {
     for (uint32_t i = 0; i < d->nkids; i++) {
         const struct memdb_entry *k = d->kids[i];
@@ -198,9 +192,7 @@ void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
         rc = pv_fail(&e, ENOTDIR, "not a directory");
     else if (!(pv_type(d->objtype)->flags & PT_RMDIR))
         rc = pv_fail(&e, EPERM, "%s is a fixed part of the tree", name);
-    else
-        rc = removable_locked(d, pv_type(d->objtype), &e);
-    if (!rc) {
+    else if (!(rc = removable_locked(d, pv_type(d->objtype), &e))) {
         ino = d->inode;
         fs_obj_locked(fs, ino, &o);
     }
@@ -229,7 +221,6 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
     struct fs_node dir;
     uint64_t ino = 0;
     char path[1024];
-    int row;
 
     fs_child_path(fs, parent, name, path, sizeof(path));
     if (fs_may_write(req, fs, &e))
@@ -237,7 +228,7 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
     memdb_rdlock(fs->mem);
     if (fs_resolve_locked(fs, parent, &dir))
         pv_fail(&e, ENOENT, "no such directory");
-    else if ((row = pv_type_file(dir.type, name)) >= 0)
+    else if (pv_type_file(dir.type, name) >= 0)
         pv_fail(&e, EPERM, "%s is part of the object and cannot be removed%s", name,
                 dir.type->flags & PT_GUEST ? " (rmdir the guest to destroy it)" : "");
     else if (!(f = memdb_lookup(fs->mem, parent, name)))
@@ -297,8 +288,7 @@ static int plan_rename(struct fs *fs, uint64_t parent, const char *name, uint64_
     if (src->kind == MEMDB_DIR) {
         const struct pv_type *st = pv_type(src->objtype);
         if (ddir.type->child != src->objtype)
-            rc = pv_fail(e, EXDEV, "a %s directory cannot move into %s", st->name,
-                         ddir.type->name);
+            rc = pv_fail(e, EXDEV, "a %s directory cannot move into %s", st->name, ddir.type->name);
         else if ((st->flags & PT_GUEST) && strcmp(name, newname) != 0)
             rc = pv_fail(e, EINVAL, "a guest keeps its id: move %s to another node's %s/", name,
                          ddir.type->name);
@@ -318,7 +308,7 @@ static int plan_rename(struct fs *fs, uint64_t parent, const char *name, uint64_
     if (!rc) {
         op = add_op(b, MSG_RENAME, src->inode, newname);
         op->dst_parent = newparent;
-        op->flags = flags & RENAME_NOREPLACE ? MSG_F_NOREPLACE : 0;
+        op->flags = (flags & RENAME_NOREPLACE) ? MSG_F_NOREPLACE : 0;
         if (drow && src->kind == MEMDB_FILE)
             op->mode = drow->mode;
     }

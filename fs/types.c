@@ -11,15 +11,35 @@
 #include "files.h"
 
 /* One row per file kind; each names what a file of that kind needs. */
-#define PV_STATUS(n, fn, fl) {.name = n, .mode = 0444, .kind = PK_STATUS, .flags = fl, .render = fn}
-#define PV_CTL(n, fn)        {.name = n, .mode = 0200, .kind = PK_CTL, .apply = fn}
+#define PV_STATUS(n, fn, fl)                                                                       \
+    {                                                                                              \
+        .name = (n), .mode = 0444, .kind = PK_STATUS, .flags = (fl), .render = (fn)                \
+    }
+#define PV_CTL(n, fn)                                                                              \
+    {                                                                                              \
+        .name = (n), .mode = 0200, .kind = PK_CTL, .apply = (fn)                                   \
+    }
 #define PV_STATE(n, rd, wr)                                                                        \
-    {.name = n, .mode = 0644, .kind = PK_STATE, .flags = PF_VOLATILE, .render = rd, .apply = wr}
+    {                                                                                              \
+        .name = (n), .mode = 0644, .kind = PK_STATE, .flags = PF_VOLATILE, .render = (rd),         \
+        .apply = (wr)                                                                              \
+    }
 #define PV_CONFIG(n, sch, init)                                                                    \
-    {.name = n, .mode = 0644, .kind = PK_CONFIG, .schema = sch, .initial = init}
-#define PV_LOG(n)      {.name = n, .mode = 0444, .kind = PK_LOG}
-#define PV_LINK(n, fn) {.name = n, .mode = 0777, .kind = PK_LINK, .render = fn}
-#define PV_END         {.name = NULL}
+    {                                                                                              \
+        .name = (n), .mode = 0644, .kind = PK_CONFIG, .schema = (sch), .initial = (init)           \
+    }
+#define PV_LOG(n)                                                                                  \
+    {                                                                                              \
+        .name = (n), .mode = 0444, .kind = PK_LOG                                                  \
+    }
+#define PV_LINK(n, fn)                                                                             \
+    {                                                                                              \
+        .name = (n), .mode = 0777, .kind = PK_LINK, .render = (fn)                                 \
+    }
+#define PV_END                                                                                     \
+    {                                                                                              \
+        .name = NULL                                                                               \
+    }
 
 static const struct pv_file NOFILES[] = {PV_END};
 static const struct pv_sub NOSUBS[] = {{NULL, 0}};
@@ -30,8 +50,14 @@ static const struct pv_file root_files[] = {
 };
 
 static const struct pv_sub root_subs[] = {
-    {"cluster", T_CLUSTER}, {"nodes", T_NODES}, {"vms", T_VMS},   {"storage", T_STORAGE_LIST},
-    {"ceph", T_CEPH},       {"sdn", T_SDN},     {"ha", T_HA},     {"priv", T_PRIV},
+    {"cluster", T_CLUSTER},
+    {"nodes", T_NODES},
+    {"vms", T_VMS},
+    {"storage", T_STORAGE_LIST},
+    {"ceph", T_CEPH},
+    {"sdn", T_SDN},
+    {"ha", T_HA},
+    {"priv", T_PRIV},
     {NULL, 0},
 };
 
@@ -52,7 +78,7 @@ static const struct pv_file node_files[] = {
 };
 
 static const struct pv_sub node_subs[] = {
-    {"qemu", T_QEMU_LIST}, {"lxc", T_LXC_LIST}, {"storage", T_NODE_STORAGE},
+    {"qemu", T_QEMU_LIST},   {"lxc", T_LXC_LIST}, {"storage", T_NODE_STORAGE},
     {"network", T_NODE_NET}, {NULL, 0},
 };
 
@@ -73,7 +99,8 @@ static const struct pv_file lxc_files[] = {
 };
 
 static const struct pv_sub guest_subs[] = {{"snapshots", T_SNAPS}, {NULL, 0}};
-static const struct pv_sub ceph_subs[] = {{"pools", T_CEPH_POOLS}, {"osds", T_CEPH_OSDS}, {NULL, 0}};
+static const struct pv_sub ceph_subs[] = {
+    {"pools", T_CEPH_POOLS}, {"osds", T_CEPH_OSDS}, {NULL, 0}};
 static const struct pv_sub sdn_subs[] = {{"zones", T_ZONES}, {"vnets", T_VNETS}, {NULL, 0}};
 static const struct pv_sub ha_subs[] = {
     {"groups", T_HA_GROUPS}, {"resources", T_HA_RESOURCES}, {NULL, 0}};
@@ -112,7 +139,8 @@ static const struct pv_type types[T_MAX] = {
 
 const struct pv_type *pv_type(uint16_t id)
 {
-    static const struct pv_type unknown = {.name = "unknown", .mode = 0555, .files = NOFILES, .subs = NOSUBS};
+    static const struct pv_type unknown = {
+        .name = "unknown", .mode = 0555, .files = NOFILES, .subs = NOSUBS};
 
     return id < T_MAX && types[id].name ? &types[id] : &unknown;
 }

@@ -46,7 +46,7 @@ enum pv_type_id {
     T_PRIV,
     T_PLAIN, /* a directory users made in priv/: scratch only */
     T_VMS,
-    T_FILE,  /* stored plain (scratch) file */
+    T_FILE, /* stored plain (scratch) file */
     T_MAX
 };
 
@@ -65,11 +65,11 @@ enum pv_kind {
 /* What a file callback gets: the object it belongs to. */
 struct pv_obj {
     struct fs *fs;
-    uint64_t dir;        /* inode of the object's directory */
-    uint16_t type;       /* its object type */
-    char name[256];      /* its directory name (vmid, node name, ...) */
-    char node[64];       /* the node that owns it ("" if none) */
-    char path[1024];     /* its path under the mount, "/nodes/n1/qemu/100" */
+    uint64_t dir;    /* inode of the object's directory */
+    uint16_t type;   /* its object type */
+    char name[256];  /* its directory name (vmid, node name, ...) */
+    char node[64];   /* the node that owns it ("" if none) */
+    char path[1024]; /* its path under the mount, "/nodes/n1/qemu/100" */
 };
 
 /* Error report of a refused change: errno (positive) and the reason. */
@@ -93,7 +93,7 @@ struct pv_file {
     unsigned flags;
     int (*render)(const struct pv_obj *o, struct pv_buf *out);
     int (*apply)(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e);
-    const struct conf_schema *schema; /* PK_CONFIG */
+    const struct conf_schema *schema;                           /* PK_CONFIG */
     int (*initial)(const struct pv_obj *o, struct pv_buf *out); /* PK_CONFIG at mkdir */
 };
 
@@ -112,13 +112,13 @@ enum {
 
 struct pv_type {
     const char *name;
-    mode_t mode;                /* directory permission bits */
+    mode_t mode;                 /* directory permission bits */
     const struct pv_file *files; /* ends with {NULL} */
     const struct pv_sub *subs;   /* ends with {NULL}; created with the object */
-    uint16_t child;             /* type of user-made subdirectories, T_NONE if none */
-    uint32_t uniq;              /* uniqueness class of objects of this type */
+    uint16_t child;              /* type of user-made subdirectories, T_NONE if none */
+    uint32_t uniq;               /* uniqueness class of objects of this type */
     unsigned flags;
-    const char *nomkdir;        /* why mkdir is refused here, for the error message */
+    const char *nomkdir; /* why mkdir is refused here, for the error message */
 };
 
 const struct pv_type *pv_type(uint16_t id);

@@ -40,8 +40,10 @@ static void usage(FILE *f)
 static int parse(int argc, char **argv, struct opts *o)
 {
     static const struct option longopts[] = {
-        {"local", no_argument, NULL, 'l'},   {"node", required_argument, NULL, 'n'},
-        {"data", required_argument, NULL, 'D'}, {"help", no_argument, NULL, 'h'},
+        {"local", no_argument, NULL, 'l'},
+        {"node", required_argument, NULL, 'n'},
+        {"data", required_argument, NULL, 'D'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c;
