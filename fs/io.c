@@ -526,7 +526,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
     if (fs_commit(fs, &b, &res, &e))
         goto fail;
     if (fs_resolve(fs, res.created[0], &n) ||
-        open_handle(req, fs, &n, (fi->flags & ~O_TRUNC) | O_RDWR, &h, &e)) {
+        open_handle(req, fs, &n, (fi->flags & ~O_TRUNC) | O_RDWR, &h, &e) || !h) {
         pv_fail(&e, EIO, "created file vanished");
         goto fail;
     }

@@ -176,7 +176,7 @@ void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
     struct memdb_result res;
     const struct memdb_entry *d;
     struct pv_err e = {0};
-    struct pv_obj o;
+    struct pv_obj o = {0};
     uint64_t ino = 0;
     char path[1024];
     int rc;
