@@ -31,7 +31,7 @@ build/asan/pvefsd: $(DAEMON_SRC) $(HDRS)
 
 build/asan/unit: $(UNIT_SRC) $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(SAN) $(PKG_CFLAGS) -Itests/unit -DPV_FIXTURES=\"tests/fixtures\" -o $@ $(UNIT_SRC) $(LIBS)
+	$(CC) $(WARN) $(SAN) $(PKG_CFLAGS) -Ifs -Itests/unit -DPV_FIXTURES=\"tests/fixtures\" -o $@ $(UNIT_SRC) $(LIBS)
 
 deps:
 	@tools/install-deps.sh

@@ -183,13 +183,14 @@ void memdb_entry_free(struct memdb_entry *e)
 }
 
 /* Links a fully built entry into every index. The parent must exist (except root). */
-int memdb_link(struct memdb *m, struct memdb_entry *e)
+/* Everything but the inode index: the entry is already findable by inode. */
+static int link_rest(struct memdb *m, struct memdb_entry *e)
 {
     struct memdb_entry *p = e->parent ? (struct memdb_entry *)memdb_get(m, e->parent) : NULL;
 
     if (e->parent && (!p || p->kind != MEMDB_DIR))
         return -ENOENT;
-    if (htab_add(m, BY_INO, e) || htab_add(m, BY_NAME, e))
+    if (htab_add(m, BY_NAME, e))
         return -ENOMEM;
     if (uniq_class(m, e) && htab_add(m, BY_UNIQ, e))
         return -ENOMEM;
@@ -199,6 +200,20 @@ int memdb_link(struct memdb *m, struct memdb_entry *e)
     m->bytes += e->size;
     entry_rehash(m, e, 1);
     return 0;
+}
+
+int memdb_link(struct memdb *m, struct memdb_entry *e)
+{
+    const struct memdb_entry *p = e->parent ? memdb_get(m, e->parent) : NULL;
+    int rc;
+
+    if (e->parent && (!p || p->kind != MEMDB_DIR))
+        return -ENOENT;
+    if (htab_add(m, BY_INO, e))
+        return -ENOMEM;
+    if ((rc = link_rest(m, e)))
+        htab_del(m, BY_INO, e);
+    return rc;
 }
 
 void memdb_unlink(struct memdb *m, struct memdb_entry *e)
@@ -326,20 +341,57 @@ struct memdb_entry *memdb_entry_new(const struct db_row *r)
     return e;
 }
 
+/*
+ * Loading runs in two passes: a rename can give an entry a parent with a higher
+ * inode, so rows (read in inode order) are all made findable first, then linked.
+ */
+struct loader {
+    struct memdb *m;
+    struct memdb_entry **all;
+    size_t n, cap;
+};
+
 static int load_row(void *arg, const struct db_row *r)
 {
-    struct memdb *m = arg;
+    struct loader *l = arg;
     struct memdb_entry *e = memdb_entry_new(r);
-    int rc;
 
     if (!e)
         return -ENOMEM;
-    rc = memdb_link(m, e);
-    if (rc) {
-        memdb_entry_free(e);
-        return rc;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 1024;
+        struct memdb_entry **a = realloc(l->all, cap * sizeof(*a));
+        if (!a) {
+            memdb_entry_free(e);
+            return -ENOMEM;
+        }
+        l->all = a;
+        l->cap = cap;
     }
+    if (htab_add(l->m, BY_INO, e)) {
+        memdb_entry_free(e);
+        return -ENOMEM;
+    }
+    l->all[l->n++] = e; /* owned by the inode index from here on */
     return 0;
+}
+
+static int load_tree(struct memdb *m, char *err, size_t errlen)
+{
+    struct loader l = {.m = m};
+    int rc = db_load(m->db, load_row, &l);
+
+    if (rc)
+        snprintf(err, errlen, "cannot load the config tree: %s",
+                 rc == -ENOMEM ? "out of memory" : db_errmsg(m->db));
+    for (size_t i = 0; !rc && i < l.n; i++) {
+        if ((rc = link_rest(m, l.all[i])))
+            snprintf(err, errlen, "corrupt config tree: inode %llu '%s' has no parent %llu",
+                     (unsigned long long)l.all[i]->inode, l.all[i]->name,
+                     (unsigned long long)l.all[i]->parent);
+    }
+    free(l.all);
+    return rc;
 }
 
 static struct db_row row_of(const struct memdb_entry *e)
@@ -380,9 +432,7 @@ int memdb_open(struct memdb **out, struct db *db, memdb_uniq_fn uniq, char *err,
     pthread_rwlock_init(&m->lock, NULL);
     m->db = db;
     m->uniq = uniq;
-    if (db && (rc = db_load(db, load_row, m))) {
-        snprintf(err, errlen, "cannot load the config tree: %s",
-                 rc == -ENOMEM ? "out of memory" : db_errmsg(db));
+    if (db && (rc = load_tree(m, err, errlen))) {
         memdb_close(m);
         return rc;
     }

@@ -69,8 +69,12 @@ size_t msg_encoded_size(const struct msg_batch *b)
     if (b->nops == 0 || b->nops > MSG_MAX_OPS)
         return 0;
     for (unsigned i = 0; i < b->nops; i++) {
-        size_t s = op_size(&b->ops[i]);
-        if (!s || b->ops[i].size > MSG_MAX_DATA || strlen(b->ops[i].name) > MSG_MAX_NAME)
+        const struct msg_op *op = &b->ops[i];
+        size_t s = op_size(op), nl = strlen(op->name);
+        int named = op->code == MSG_CREATE || op->code == MSG_RENAME;
+        /* Refuse here what the decoder would refuse on every node. */
+        if (!s || op->size > MSG_MAX_DATA || nl > MSG_MAX_NAME ||
+            (named && (nl == 0 || strchr(op->name, '/'))))
             return 0;
         n += s;
     }
@@ -250,7 +254,8 @@ int msg_decode(const uint8_t *buf, size_t len, struct msg_batch *b, char *why, s
         }
         if (bad || r.bad)
             return fail(why, whylen, "op %u (code %u): truncated or malformed field", i, op->code);
-        if ((op->inode & MSG_REF) && (op->inode & 0xffff) >= i)
+        if (((op->inode & MSG_REF) && (op->inode & 0xffff) >= i) ||
+            ((op->dst_parent & MSG_REF) && (op->dst_parent & 0xffff) >= i))
             return fail(why, whylen, "op %u: forward reference", i);
     }
     if (r.p != r.end)

@@ -84,43 +84,99 @@ int cluster_metrics_render(const struct pv_obj *o, struct pv_buf *out)
     digest = memdb_digest(m);
     memdb_unlock(m);
     node_figures(&f);
-    pv_buf_printf(out,
-                  "# HELP pvefs_store_version Global version of the config store.\n"
-                  "# TYPE pvefs_store_version counter\npvefs_store_version %llu\n" GAUGE(
-                      "pvefs_store_entries",
-                      "Files and directories in the config store.") "pvefs_store_entries "
-                                                                    "%llu\n" GAUGE("pvefs_store_"
-                                                                                   "bytes",
-                                                                                   "Bytes of file "
-                                                                                   "data in the "
-                                                                                   "store.") "pvefs"
-                                                                                             "_stor"
-                                                                                             "e_"
-                                                                                             "bytes"
-                                                                                             " %"
-                                                                                             "llu"
-                                                                                             "\n" GAUGE("pvefs_store_digest_info",
-                                                                                                        "XXH3 digest of the whole tree.") "pvefs_store_digest_info{digest=\"%016llx\"} 1\n" GAUGE("pvefs_cluster_quorate",
-                                                                                                                                                                                                  "1 if the cluster has quorum.") "pvefs_cluster_quorate %d\n",
-                  version, count, bytes, digest, store_quorate(o->fs->st) ? 1 : 0);
+    pv_buf_printf(
+        out,
+        "# HELP pvefs_store_version Global version of the config store.\n"
+        "# TYPE pvefs_store_version counter\npvefs_store_version %llu\n" GAUGE(
+            "pvefs_store_entries",
+            "Files and directories in the config store.") "pvefs_store_entries "
+                                                          "%llu\n" GAUGE(
+                                                              "pvefs_store_"
+                                                              "bytes",
+                                                              "Bytes of file "
+                                                              "data in the "
+                                                              "store.") "pvefs"
+                                                                        "_stor"
+                                                                        "e_"
+                                                                        "bytes"
+                                                                        " %"
+                                                                        "llu"
+                                                                        "\n" GAUGE(
+                                                                            "pvefs_store_digest_"
+                                                                            "info",
+                                                                            "XXH3 digest of the "
+                                                                            "whole tree.") "pvefs_"
+                                                                                           "store_"
+                                                                                           "digest_"
+                                                                                           "info{"
+                                                                                           "digest="
+                                                                                           "\"%"
+                                                                                           "016llx"
+                                                                                           "\"} "
+                                                                                           "1"
+                                                                                           "\n" GAUGE("pvefs_cluster_quorate",
+                                                                                                      "1 if the cluster has quorum.") "pvefs_cluster_quorate %d\n",
+        version, count, bytes, digest, store_quorate(o->fs->st) ? 1 : 0);
     pv_buf_printf(
         out,
         GAUGE(
-            "pvefs_node_online", "1 if the node is online.") "pvefs_node_online{node=\"%s\"} "
-                                                             "1\n" GAUGE("pvefs_node_uptime_"
-                                                                         "seconds",
-                                                                         "Host uptime.") "pvefs_"
-                                                                                         "node_"
-                                                                                         "uptime_"
-                                                                                         "seconds{"
-                                                                                         "node=\"%"
-                                                                                         "s\"} "
-                                                                                         "%."
-                                                                                         "0f"
-                                                                                         "\n" GAUGE("pvefs_node_cpu_ratio",
-                                                                                                    "Share of CPU time busy over the last second.") "pvefs_node_cpu_ratio{node=\"%s\"} %.4f\n" GAUGE("pvefs_node_cpus",
-                                                                                                                                                                                                     "Online CPUs.") "pvefs_node_cpus{node=\"%s\"} %d\n" GAUGE("pvefs_node_load1", "One-minute load average.") "pvefs_node_load1{node=\"%s\"} %.2f\n" GAUGE("pvefs_node_memory_total_bytes", "Memory size.") "pvefs_node_memory_total_bytes{node=\"%s\"} %llu\n" GAUGE("pvefs_node_memory_used_bytes", "Memory in use (total less available).") "pvefs_node_memory_used_bytes{node=\"%s\"} %llu\n" GAUGE("pvefs_node_swap_used_bytes",
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                         "Swap in use.") "pvefs_node_swap_used_bytes{node=\"%s\"} %llu\n",
+            "pvefs_node_online",
+            "1 if the node is online.") "pvefs_node_online{node=\"%s\"} "
+                                        "1\n" GAUGE(
+                                            "pvefs_node_uptime_"
+                                            "seconds",
+                                            "Host uptime.") "pvefs_"
+                                                            "node_"
+                                                            "uptime_"
+                                                            "seconds{"
+                                                            "node=\"%"
+                                                            "s\"} "
+                                                            "%."
+                                                            "0f"
+                                                            "\n" GAUGE("pvefs_node_cpu_ratio", "Sha"
+                                                                                               "re "
+                                                                                               "of "
+                                                                                               "CPU"
+                                                                                               " ti"
+                                                                                               "me "
+                                                                                               "bus"
+                                                                                               "y "
+                                                                                               "ove"
+                                                                                               "r "
+                                                                                               "the"
+                                                                                               " la"
+                                                                                               "st "
+                                                                                               "sec"
+                                                                                               "ond"
+                                                                                               ".") "pvefs_node_cpu_ratio{node=\"%s\"} %.4f\n" GAUGE("pvefs_node_cpus", "Online CPUs.") "pvefs_node_cpus{node=\"%s\"} %d\n" GAUGE("pvefs_node_load1", "One-minute load average.") "pvefs_node_load1{node=\"%s\"} %.2f\n" GAUGE(
+                                                                "pvefs_node_memory_total_bytes",
+                                                                "Memory size.") "pvefs_node_memory_"
+                                                                                "total_bytes{node="
+                                                                                "\"%s\"} "
+                                                                                "%llu\n" GAUGE("pve"
+                                                                                               "fs_"
+                                                                                               "nod"
+                                                                                               "e_"
+                                                                                               "mem"
+                                                                                               "ory"
+                                                                                               "_us"
+                                                                                               "ed_"
+                                                                                               "byt"
+                                                                                               "es",
+                                                                                               "Mem"
+                                                                                               "ory"
+                                                                                               " in"
+                                                                                               " us"
+                                                                                               "e "
+                                                                                               "(to"
+                                                                                               "tal"
+                                                                                               " le"
+                                                                                               "ss "
+                                                                                               "ava"
+                                                                                               "ila"
+                                                                                               "ble"
+                                                                                               ").") "pvefs_node_memory_used_bytes{node=\"%s\"} %llu\n" GAUGE("pvefs_node_swap_used_bytes",
+                                                                                                                                                              "Swap in use.") "pvefs_node_swap_used_bytes{node=\"%s\"} %llu\n",
         n, n, f.uptime, n, f.cpu, n, f.cpus, n, f.load[0], n, f.memtotal, n, f.memused, n,
         f.swapused);
     return out->oom ? -1 : 0;

@@ -173,6 +173,7 @@ static int open_handle(fuse_req_t req, struct fs *fs, const struct fs_node *n, i
         return pv_fail(e, ENOMEM, "out of memory");
     h->file = n->file;
     h->writable = wr;
+    h->append = (flags & O_APPEND) != 0;
     if (kind == H_GEN && render_into(h)) {
         handle_free(h);
         return pv_fail(e, EIO, "cannot render %s", n->file->name);
@@ -333,7 +334,7 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
     else if (h->kind == H_CMD)
         rc = write_cmd(h, buf, size, &e);
     else if (h->kind == H_STORED && h->writable)
-        rc = write_stored(h, buf, size, off, &e);
+        rc = write_stored(h, buf, size, h->append ? (off_t)h->len : off, &e);
     else
         rc = pv_fail(&e, EBADF, "not open for writing");
     /* A failed write spoils the whole document: nothing of it will be stored. */

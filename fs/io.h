@@ -25,6 +25,7 @@ struct io_handle {
     size_t checked, checked_lines; /* config: bytes and lines already validated */
     int writable, dirty, served;
     int wrote;     /* data arrived since open: flush commits only then (bash flushes first) */
+    int append;    /* O_APPEND: the kernel's offset may predate a canonical rewrite; use ours */
     int poisoned;  /* errno of a failed write: nothing will be committed */
     uint64_t hash; /* content hash of the snapshot, for poll */
     struct fuse_pollhandle *ph; /* protected by the notifier's lock */
