@@ -132,7 +132,9 @@ void clog_append(const char *tag, const char *fmt, ...)
     }
     append_locked(line, (size_t)n);
     pthread_mutex_unlock(&lg.lock);
-    fprintf(stderr, "pvefsd: %s: %s\n", tag, msg);
+    /* stderr carries what an operator must see; the rest is in cluster/log. */
+    if (strcmp(tag, "error") == 0 || strcmp(tag, "pvefsd") == 0)
+        fprintf(stderr, "pvefsd: %s\n", msg);
 }
 
 void clog_error(const char *path, int err, const char *msg)

@@ -4,6 +4,7 @@
  */
 #include "conf.h"
 #include "conf_int.h"
+#include "buf.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -200,34 +201,6 @@ __attribute__((format(printf, 4, 5))) static int lerr(char *err, size_t errlen, 
     return -EINVAL;
 }
 
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, min = 0x10000;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    unsigned cp = c & (0x7f >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 static int check_text(const char *line, size_t len, int lineno, char *err, size_t errlen)
 {
     if (len > CONF_MAXLINE)
@@ -238,7 +211,7 @@ static int check_text(const char *line, size_t len, int lineno, char *err, size_
             return lerr(err, errlen, lineno, "carriage return (CRLF line ending?)");
         if ((c < 0x20 && c != '\t') || c == 0x7f)
             return lerr(err, errlen, lineno, "binary data");
-        size_t l = utf8_len((const unsigned char *)line + i, len - i);
+        size_t l = pv_utf8_len((const unsigned char *)line + i, len - i);
         if (!l)
             return lerr(err, errlen, lineno, "binary data");
         i += l;

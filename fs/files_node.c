@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../cluster/clog.h"
@@ -50,7 +51,43 @@ static unsigned long long meminfo(const char *buf, const char *key)
     return p ? strtoull(p + strlen(key), NULL, 10) * 1024 : 0;
 }
 
+#define FIG_TTL_NS 100000000LL /* a stat and the open that follows see the same figures */
+
+static struct {
+    pthread_mutex_t lock;
+    int64_t at; /* CLOCK_MONOTONIC ns of the sample, 0 if none */
+    struct node_fig fig;
+} figs = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void read_figures(struct node_fig *f);
+
 void node_figures(struct node_fig *f)
+{
+    int64_t now = mono_ns();
+
+    pthread_mutex_lock(&figs.lock);
+    if (figs.at && now - figs.at < FIG_TTL_NS) {
+        *f = figs.fig;
+        pthread_mutex_unlock(&figs.lock);
+        return;
+    }
+    pthread_mutex_unlock(&figs.lock);
+    read_figures(f);
+    pthread_mutex_lock(&figs.lock);
+    figs.fig = *f;
+    figs.at = now;
+    pthread_mutex_unlock(&figs.lock);
+}
+
+static void read_figures(struct node_fig *f)
 {
     char buf[8192];
     struct utsname u;

@@ -15,6 +15,7 @@
 
 #define FUSE_USE_VERSION 35
 #include <fuse_lowlevel.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -27,6 +28,7 @@
 #define INO_MASK   ((1ull << 54) - 1)
 
 struct notify;
+struct io_handle;
 
 struct fs {
     struct store *st;
@@ -37,6 +39,8 @@ struct fs {
     struct notify *nt;
     int64_t start_ns;
     const char *datadir;
+    pthread_mutex_t hlock;     /* guards handles */
+    struct io_handle *handles; /* every open handle, freed at unmount if the kernel did not */
 };
 
 enum fs_what { N_STORED, N_VFILE, N_VMLINK };

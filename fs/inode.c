@@ -249,7 +249,8 @@ double fs_attr_timeout(const struct fs_node *n)
 {
     if (n->what == N_VFILE && n->file->kind != PK_CTL && n->file->kind != PK_LINK)
         return 0.0; /* generated sizes change with their content */
-    return 1.0;
+    /* Stored entries change only through the kernel or with an explicit invalidation. */
+    return n->what == N_STORED ? 10.0 : 1.0;
 }
 
 void fs_reply_fail(fuse_req_t req, struct fs *fs, const char *path, const struct pv_err *e)

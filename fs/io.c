@@ -116,6 +116,14 @@ static void handle_free(struct io_handle *h)
 {
     if (!h)
         return;
+    pthread_mutex_lock(&h->fs->hlock);
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        h->fs->handles = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    pthread_mutex_unlock(&h->fs->hlock);
     notify_poll_del(h->fs, h);
     pthread_mutex_destroy(&h->lock);
     free(h->buf);
@@ -133,7 +141,19 @@ static struct io_handle *handle_new(struct fs *fs, uint64_t ino, uint64_t dir, e
     h->ino = ino;
     h->dir = dir;
     h->kind = kind;
+    pthread_mutex_lock(&fs->hlock);
+    h->next = fs->handles;
+    if (h->next)
+        h->next->prev = h;
+    fs->handles = h;
+    pthread_mutex_unlock(&fs->hlock);
     return h;
+}
+
+void io_free_all(struct fs *fs)
+{
+    while (fs->handles)
+        handle_free(fs->handles);
 }
 
 static int open_handle(fuse_req_t req, struct fs *fs, const struct fs_node *n, int flags,
@@ -156,9 +176,10 @@ static int open_handle(fuse_req_t req, struct fs *fs, const struct fs_node *n, i
             kind = n->file->kind == PK_LOG ? H_LOG : H_GEN;
             break;
         case PK_CTL:
-            if (rd)
+            /* Reading a command file gives nothing; NFS servers open every entry to list. */
+            if (rd && wr)
                 return pv_fail(e, EACCES, "%s is write-only", n->file->name);
-            kind = H_CMD;
+            kind = wr ? H_CMD : H_GEN;
             break;
         case PK_STATE:
             kind = wr ? H_CMD : H_GEN;
@@ -174,7 +195,9 @@ static int open_handle(fuse_req_t req, struct fs *fs, const struct fs_node *n, i
     h->file = n->file;
     h->writable = wr;
     h->append = (flags & O_APPEND) != 0;
-    if (kind == H_GEN && render_into(h)) {
+    if (kind == H_GEN && n->file->kind == PK_CTL)
+        h->hash = hash_of("", 0);
+    else if (kind == H_GEN && render_into(h)) {
         handle_free(h);
         return pv_fail(e, EIO, "cannot render %s", n->file->name);
     }
@@ -213,6 +236,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     }
     fi->fh = (uintptr_t)h;
     fi->direct_io = 1; /* sizes and contents come from the handle, never the page cache */
+    fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY; /* nothing to commit: save a round trip */
     if (fuse_reply_open(req, fi) == -ENOENT)
         handle_free(h); /* the opener was interrupted */
 }
@@ -268,8 +292,8 @@ static int write_cmd(struct io_handle *h, const char *buf, size_t size, struct p
         return pv_fail(e, EINVAL, "command too long (%zu bytes, at most %u)", size, MAX_CMD);
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
         n--;
-    if (memchr(buf, 0, n))
-        return pv_fail(e, EINVAL, "binary data in a command");
+    if (!pv_text_ok(buf, n))
+        return pv_fail(e, EINVAL, "binary data in a command (control characters or bad UTF-8)");
     if (n == 0)
         return pv_fail(e, EINVAL, "empty command");
     fs_obj(h->fs, h->dir, &o);

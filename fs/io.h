@@ -28,12 +28,15 @@ struct io_handle {
     int append;    /* O_APPEND: the kernel's offset may predate a canonical rewrite; use ours */
     int poisoned;  /* errno of a failed write: nothing will be committed */
     uint64_t hash; /* content hash of the snapshot, for poll */
-    struct fuse_pollhandle *ph; /* protected by the notifier's lock */
+    struct fuse_pollhandle *ph;    /* protected by the notifier's lock */
+    struct io_handle *prev, *next; /* fs->handles, protected by fs->hlock */
 };
 
 void io_handle_stat(struct fuse_file_info *fi, struct stat *st);
 int io_truncate(fuse_req_t req, struct fs *fs, const struct fs_node *n, struct fuse_file_info *fi,
                 uint64_t size, struct pv_err *e);
+/* Frees the handles the kernel never released (at unmount). */
+void io_free_all(struct fs *fs);
 /* Hash of what a fresh open of ino would read now (for pollers), or 0. */
 uint64_t io_current_hash(struct fs *fs, uint64_t ino);
 

@@ -30,7 +30,8 @@ void fs_fill_entry(struct fs *fs, const struct fs_node *n, struct fuse_entry_par
     e->generation = memdb_epoch(fs->mem);
     fs_stat(fs, n, &e->attr);
     e->attr_timeout = fs_attr_timeout(n);
-    e->entry_timeout = 1.0;
+    e->entry_timeout =
+        n->what == N_VMLINK ? 1.0 : 10.0; /* names change only by us or with an invalidation */
 }
 
 /* Finds name in directory parent; returns its node id or 0. Lock held. */
@@ -275,8 +276,9 @@ static int dir_collect(struct fs *fs, const struct fs_node *dir, off_t off, stru
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
 {
     struct fs *fs = get_fs(req);
-    int max = (int)(size / 32) + 2, got;
-    struct dent *ents = calloc((size_t)max, sizeof(*ents));
+    /* A dirent takes at least 24 bytes (plus 128 with attributes) and a name. */
+    int max = (int)(size / (plus ? 152 : 32)) + 2, got;
+    struct dent *ents = malloc((size_t)max * sizeof(*ents));
     char *buf = malloc(size);
     struct fs_node dir;
     size_t used = 0;

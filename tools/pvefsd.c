@@ -12,12 +12,14 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../cluster/clog.h"
 #include "../cluster/store.h"
 #include "../fs/fs.h"
+#include "../fs/io.h"
 #include "../fs/notify.h"
 
 struct opts {
@@ -98,9 +100,11 @@ static int parse(int argc, char **argv, struct opts *o)
 /* A daemon killed with -9 leaves a dead FUSE mount ("transport endpoint is not connected"). */
 static int prepare_mountpoint(const char *mnt)
 {
+    struct statfs sfs;
     struct stat st;
 
-    if (stat(mnt, &st) && errno == ENOTCONN) {
+    /* statfs always reaches the FUSE server; stat may be answered from the attr cache. */
+    if (statfs(mnt, &sfs) && errno == ENOTCONN) {
         if (umount2(mnt, MNT_DETACH))
             fprintf(stderr, "pvefsd: cannot detach stale mount %s: %s\n", mnt, strerror(errno));
         else
@@ -116,7 +120,7 @@ static int prepare_mountpoint(const char *mnt)
 int main(int argc, char **argv)
 {
     struct opts o;
-    struct fs fs = {0};
+    struct fs fs = {.hlock = PTHREAD_MUTEX_INITIALIZER};
     struct store_cfg cfg = {0};
     struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
     struct fuse_loop_config loop = {.clone_fd = 0, .max_idle_threads = 8};
@@ -180,6 +184,7 @@ int main(int argc, char **argv)
     rc = fuse_session_loop_mt(se, &loop) < 0 ? 1 : 0;
     clog_append("pvefsd", "stopping");
     notify_stop(&fs);
+    io_free_all(&fs);
 out_unmount:
     fuse_session_unmount(se);
 out_signals:

@@ -73,10 +73,11 @@ def _sanitizer_report(d):
             text = log.read_text(errors="replace")
         except OSError:
             continue
-        for marker in ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "runtime error:"):
-            i = text.find(marker)
-            if i >= 0:
-                return "%s: %s" % (log.name, text[max(0, i - 200):i + 1500])
+        hits = [i for i in (text.find(m) for m in ("==ERROR: ", "AddressSanitizer", "LeakSanitizer",
+                                                     "UndefinedBehaviorSanitizer", "runtime error:")) if i >= 0]
+        if hits:
+            i = text.rfind("\n", 0, min(hits)) + 1
+            return "%s:\n%s" % (log.name, text[i:i + 3000])
     return None
 
 

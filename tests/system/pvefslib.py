@@ -105,7 +105,7 @@ def is_mounted(path):
 
 def detach(path):
     """Lazy unmount, for cleanup after failures."""
-    for cmd in (["fusermount3", "-u", "-z", str(path)], ["umount", "-l", str(path)]):
+    for cmd in (["fusermount3", "-u", "-z", str(path)], ["umount", "-l", str(path)]) * 3:
         if not is_mounted(path):
             return
         subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10)
@@ -175,7 +175,7 @@ def write_errno(res):
 
 def write_ok(path, data):
     """Write data as one document; raise AssertionError with the errno on failure."""
-    r = try_write(path, [data])
+    r = try_write(path, [data], flags=os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     e = write_errno(r)
     assert e == 0, "writing %s failed: %s (%s)" % (path, errno.errorcode.get(e, e), r)
 

@@ -120,12 +120,11 @@ def test_copy_invalid_fails_cleanly(pvefs, ansible):
     d.mkvm(100, QEMU_CANON)
     cfg = str(d.vm(100, "config"))
     before = d.errors()
-    v0 = d.store_version()
     r = ansible("copy", "dest=%s content=%s" % (cfg, _q("name: bad\nfrobnicate: 1\n")))
     assert r["_rc"] != 0 and r.get("failed") is True, r
     assert "Invalid argument" in r.get("msg", ""), r.get("msg")
     assert read_text(cfg) == QEMU_CANON
-    assert d.store_version() == v0
+    # (the store version may move: Ansible's temp file is a stored scratch file)
     assert [f for f in os.listdir(d.vm(100)) if f.startswith(".ansible")] == []
     assert any("/qemu/100/config EINVAL" in l for l in d.new_errors(before)), d.errors()[-3:]
     r = ansible("lineinfile", "path=%s regexp='^memory:' line='memory: plenty'" % cfg)

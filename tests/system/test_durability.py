@@ -85,6 +85,8 @@ def test_kill9_during_writes(pvefs):
             elif kind == "try":
                 last_try[int(vmid)] = int(seq)
     assert total_acks >= 50, "too few acknowledged writes before the kill: %d" % total_acks
+    print("acknowledged writes before kill -9: %d, in flight: %d" % (
+        total_acks, sum(1 for v in last_try if last_try[v] != last_ack.get(v))))
 
     detach(d.mnt)  # the stale-mount handling itself is tested in test_shell.py
     d.start()
@@ -99,3 +101,50 @@ def test_kill9_during_writes(pvefs):
             lost.append((v, last_ack.get(v), got.splitlines()[:1]))
     assert not lost, "acknowledged writes lost after kill -9 (vmid, last acked seq, found): %s" % lost[:10]
     assert sorted(int(x) for x in os.listdir(d.p("nodes/%s/qemu" % NODE))) == vmids
+
+
+def test_concurrent_writers_never_interleave(pvefs):
+    """Two writers hammer one config while a reader reads it: every read is one whole document."""
+    d = pvefs
+    d.mkvm(100, qemu_config(name="init"))
+    cfg = d.vm(100, "config")
+    docs = {qemu_config(name="init"), doc(100, 1), doc(100, 2)}
+    code = r'''
+import os, sys
+path, data, n = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
+half = len(data) // 2
+for i in range(n):
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    os.write(fd, data[:half])   # two write(2)s per document, to invite interleaving
+    os.write(fd, data[half:])
+    os.close(fd)
+'''
+    procs = [subprocess.Popen([PYTHON, "-c", code, str(cfg), doc(100, k), "150"]) for k in (1, 2)]
+    seen = set()
+    try:
+        while any(p.poll() is None for p in procs):
+            got = read_text(cfg)
+            assert got in docs, "read a document that nobody wrote: %r" % got
+            seen.add(got)
+        assert [p.wait(30) for p in procs] == [0, 0]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    final = read_text(cfg)
+    assert final in (doc(100, 1), doc(100, 2)), final
+
+
+def test_open_handle_keeps_its_snapshot(pvefs):
+    """A reader that opened the config before a change reads the old document to the end."""
+    d = pvefs
+    old = qemu_config(name="old-doc", comment="x" * 3000)
+    new = qemu_config(name="new-doc", memory=4096)
+    d.mkvm(100, old)
+    with open(d.vm(100, "config"), "rb") as f:
+        head = f.read(100)
+        subprocess.run([PYTHON, "-c", "open(%r, 'w').write(%r)" % (str(d.vm(100, "config")), new)],
+                       check=True, timeout=20)
+        rest = f.read()
+    assert (head + rest).decode() == old
+    assert read_text(d.vm(100, "config")) == new

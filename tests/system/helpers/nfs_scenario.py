@@ -115,10 +115,14 @@ class Ganesha:
         return None  # listening; export failures are the daemon's problem and are asserted later
 
     def log_tail(self, log):
+        """Ganesha's warnings and errors, without the harmless dbus/krb5/shutdown noise."""
         try:
-            return "\n".join(Path(log).read_text(errors="replace").splitlines()[-15:])
+            lines = Path(log).read_text(errors="replace").splitlines()
         except OSError:
             return ""
+        keep = [l for l in lines if any(k in l for k in (":CRIT :", ":MAJ :", ":WARN :", ":FATAL :"))
+                and not any(k in l for k in ("dbus", "DBUS", "krb5", "gssd", "KRB5", "Kerberos"))]
+        return "\n".join(keep[-15:])
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
