@@ -112,6 +112,14 @@ uint64_t io_current_hash(struct fs *fs, uint64_t ino)
     return hv;
 }
 
+static void handle_destroy(struct io_handle *h)
+{
+    notify_poll_del(h->fs, h);
+    pthread_mutex_destroy(&h->lock);
+    free(h->buf);
+    free(h);
+}
+
 static void handle_free(struct io_handle *h)
 {
     if (!h)
@@ -124,10 +132,7 @@ static void handle_free(struct io_handle *h)
     if (h->next)
         h->next->prev = h->prev;
     pthread_mutex_unlock(&h->fs->hlock);
-    notify_poll_del(h->fs, h);
-    pthread_mutex_destroy(&h->lock);
-    free(h->buf);
-    free(h);
+    handle_destroy(h);
 }
 
 static struct io_handle *handle_new(struct fs *fs, uint64_t ino, uint64_t dir, enum io_kind kind)
@@ -152,8 +157,16 @@ static struct io_handle *handle_new(struct fs *fs, uint64_t ino, uint64_t dir, e
 
 void io_free_all(struct fs *fs)
 {
-    while (fs->handles)
-        handle_free(fs->handles);
+    struct io_handle *h, *next;
+
+    pthread_mutex_lock(&fs->hlock);
+    h = fs->handles;
+    fs->handles = NULL;
+    pthread_mutex_unlock(&fs->hlock);
+    for (; h; h = next) {
+        next = h->next;
+        handle_destroy(h);
+    }
 }
 
 static int open_handle(fuse_req_t req, struct fs *fs, const struct fs_node *n, int flags,

@@ -221,8 +221,8 @@ echo "notes:"
 echo "  - stat cold runs right after 'echo 3 > /proc/sys/vm/drop_caches'. tmpfs keeps its dentries and"
 echo "    inodes through drop_caches (they are the filesystem), so its 'cold' pass is really cached;"
 echo "    that is inherent, and the cold ratio compares pvefs LOOKUPs against an in-memory dcache walk."
-echo "  - pvefs replies with 1 s entry/attr timeouts (0 s for generated files), so 'cached' means"
-echo "    the second pass right after the first; ls -lR takes longer than 1 s and mostly revalidates."
+echo "  - pvefs gives stored entries 10 s entry/attr timeouts (0 s attr for generated files), so"
+echo "    'cached' is served by the kernel; a cold stat of a VM's config costs two LOOKUPs."
 echo "  - generated files (status) have attr timeout 0: every open costs LOOKUP/GETATTR round trips."
 
 # ---- stop the daemon -------------------------------------------------------------------------
