@@ -128,6 +128,11 @@ int store_quorate(struct store *st)
     return __atomic_load_n(&st->quorate, __ATOMIC_ACQUIRE);
 }
 
+void store_set_quorate(struct store *st, int quorate)
+{
+    __atomic_store_n(&st->quorate, quorate ? 1 : 0, __ATOMIC_RELEASE);
+}
+
 void store_on_change(struct store *st, memdb_change_fn fn, void *arg)
 {
     memdb_on_change(st->mem, fn, arg);

@@ -33,6 +33,8 @@ struct memdb *store_memdb(struct store *st);
 const char *store_node(struct store *st);
 uint32_t store_nodeid(struct store *st);
 int store_quorate(struct store *st);
+/* Set by the quorum tracker (cluster mode). */
+void store_set_quorate(struct store *st, int quorate);
 
 /* Stamps, replicates and applies b. Returns 0 or a negative errno (-EROFS without quorum). */
 int store_commit(struct store *st, struct msg_batch *b, struct memdb_result *res);

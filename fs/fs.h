@@ -29,6 +29,7 @@
 
 struct notify;
 struct io_handle;
+struct cl_glue;
 
 struct fs {
     struct store *st;
@@ -101,6 +102,13 @@ int fs_may_write(fuse_req_t req, struct fs *fs, struct pv_err *e);
 
 /* Creates the fixed skeleton (top directories, this node) where it is missing. */
 int fs_skeleton(struct fs *fs, char *err, size_t errlen);
+
+/*
+ * Cluster mode (fs/cluster.c): tracks quorum and membership, publishes this node's
+ * status on the status channel, and forwards commands to their owner node.
+ */
+int fs_cluster_start(struct fs *fs, char *err, size_t errlen);
+void fs_cluster_stop(struct fs *fs);
 
 extern const struct fuse_lowlevel_ops fs_ops;
 
