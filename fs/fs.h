@@ -40,6 +40,7 @@ struct fs {
     struct notify *nt;
     int64_t start_ns;
     const char *datadir;
+    struct cl_glue *cl;        /* cluster mode: quorum, status channel, forwarding; else NULL */
     pthread_mutex_t hlock;     /* guards handles */
     struct io_handle *handles; /* every open handle, freed at unmount if the kernel did not */
 };
