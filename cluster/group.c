@@ -21,6 +21,7 @@ struct grp {
     pthread_t thread;
     int stop;                /* atomic */
     int rejoin;              /* atomic: drop the connection and join afresh */
+    int started;             /* the dispatch thread runs */
     int wake[2];             /* a pipe that ends the dispatch thread's poll */
 };
 
@@ -159,15 +160,23 @@ int grp_open(struct grp **out, const char *name, const struct grp_ops *ops, void
         if (rc)
             usleep(250000);
     }
-    if (rc || pthread_create(&g->thread, NULL, dispatch_main, g)) {
-        if (g->h)
-            cpg_finalize(g->h);
+    if (rc) {
         close(g->wake[0]);
         close(g->wake[1]);
         free(g);
-        return rc ? rc : -EAGAIN;
+        return rc;
     }
     *out = g;
+    return 0;
+}
+
+int grp_start(struct grp *g)
+{
+    int rc = pthread_create(&g->thread, NULL, dispatch_main, g);
+
+    if (rc)
+        return -rc;
+    g->started = 1;
     return 0;
 }
 
@@ -178,7 +187,8 @@ void grp_close(struct grp *g)
     __atomic_store_n(&g->stop, 1, __ATOMIC_RELEASE);
     if (write(g->wake[1], "x", 1) < 0)
         perror("grp_close");
-    pthread_join(g->thread, NULL);
+    if (g->started)
+        pthread_join(g->thread, NULL);
     if (g->h) {
         cpg_leave(g->h, &g->name);
         cpg_finalize(g->h);

@@ -22,9 +22,13 @@ struct grp_ops {
                     size_t nleft, const uint32_t *joined, size_t njoined);
 };
 
-/* Connects to corosync (retrying for up to wait_s seconds), joins name, starts dispatching. */
+/*
+ * Connects to corosync (retrying for up to wait_s seconds) and joins name. No
+ * callback runs before grp_start, so the owner can finish setting up first.
+ */
 int grp_open(struct grp **out, const char *name, const struct grp_ops *ops, void *arg,
              int wait_s, char *err, size_t errlen);
+int grp_start(struct grp *g);
 void grp_close(struct grp *g);
 
 /* Multicasts len bytes in agreed order. Returns 0, -EAGAIN after retrying, or -EIO. */

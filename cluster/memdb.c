@@ -184,7 +184,7 @@ void memdb_entry_free(struct memdb_entry *e)
 
 /* Links a fully built entry into every index. The parent must exist (except root). */
 /* Everything but the inode index: the entry is already findable by inode. */
-static int link_rest(struct memdb *m, struct memdb_entry *e)
+int memdb_link_rest(struct memdb *m, struct memdb_entry *e)
 {
     struct memdb_entry *p = e->parent ? (struct memdb_entry *)memdb_get(m, e->parent) : NULL;
 
@@ -211,7 +211,7 @@ int memdb_link(struct memdb *m, struct memdb_entry *e)
         return -ENOENT;
     if (htab_add(m, BY_INO, e))
         return -ENOMEM;
-    if ((rc = link_rest(m, e)))
+    if ((rc = memdb_link_rest(m, e)))
         htab_del(m, BY_INO, e);
     return rc;
 }
@@ -385,7 +385,7 @@ static int load_tree(struct memdb *m, char *err, size_t errlen)
         snprintf(err, errlen, "cannot load the config tree: %s",
                  rc == -ENOMEM ? "out of memory" : db_errmsg(m->db));
     for (size_t i = 0; !rc && i < l.n; i++) {
-        if ((rc = link_rest(m, l.all[i])))
+        if ((rc = memdb_link_rest(m, l.all[i])))
             snprintf(err, errlen, "corrupt config tree: inode %llu '%s' has no parent %llu",
                      (unsigned long long)l.all[i]->inode, l.all[i]->name,
                      (unsigned long long)l.all[i]->parent);
@@ -471,13 +471,10 @@ int memdb_open(struct memdb **out, struct db *db, memdb_uniq_fn uniq, char *err,
     return 0;
 }
 
-void memdb_close(struct memdb *m)
+static void free_entries(struct memdb *m)
 {
-    struct htab *t;
+    struct htab *t = &m->tab[BY_INO];
 
-    if (!m)
-        return;
-    t = &m->tab[BY_INO];
     for (size_t i = 0; i < t->nb; i++) {
         struct memdb_entry *e = t->b[i], *next;
         for (; e; e = next) {
@@ -485,10 +482,60 @@ void memdb_close(struct memdb *m)
             memdb_entry_free(e);
         }
     }
-    for (int c = 0; c < 3; c++)
+    for (int c = 0; c < 3; c++) {
         free(m->tab[c].b);
+        m->tab[c] = (struct htab){0};
+    }
+    m->digest = m->count = m->bytes = 0;
+}
+
+void memdb_close(struct memdb *m)
+{
+    if (!m)
+        return;
+    free_entries(m);
     pthread_rwlock_destroy(&m->lock);
     free(m);
+}
+
+void memdb_detach_kid(struct memdb *m, struct memdb_entry *e)
+{
+    struct memdb_entry *p = (struct memdb_entry *)memdb_get(m, e->parent);
+
+    if (p)
+        kids_remove(p, e);
+}
+
+int memdb_link_ino(struct memdb *m, struct memdb_entry *e)
+{
+    return htab_add(m, BY_INO, e);
+}
+
+void memdb_for_each(struct memdb *m, void (*fn)(void *arg, const struct memdb_entry *e), void *arg)
+{
+    struct htab *t = &m->tab[BY_INO];
+
+    for (size_t i = 0; i < t->nb; i++)
+        for (const struct memdb_entry *e = t->b[i]; e; e = e->next_ino)
+            fn(arg, e);
+}
+
+int memdb_reload(struct memdb *m, char *err, size_t errlen)
+{
+    uint64_t v = 0;
+    int rc;
+
+    free_entries(m);
+    m->broken = 0;
+    if (!m->db)
+        return 0;
+    if ((rc = load_tree(m, err, errlen))) {
+        m->broken = 1;
+        return rc;
+    }
+    if (db_meta_get(m->db, "version", &v) == 0)
+        m->version = v;
+    return 0;
 }
 
 void memdb_rehash(struct memdb *m, struct memdb_entry *e)

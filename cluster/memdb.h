@@ -89,6 +89,25 @@ uint32_t memdb_epoch(struct memdb *m);
 /* Index of the first child whose inode is greater than after. */
 uint32_t memdb_kid_after(const struct memdb_entry *dir, uint64_t after);
 
+/* State sync (memdb_sync.c): what a node has, what it sends, and installing it. */
+struct memdb_ix {
+    uint64_t inode, hash;
+};
+/* Every entry's (inode, hash), sorted by inode; also version and digest. Takes the lock. */
+int memdb_index(struct memdb *m, struct memdb_ix **out, size_t *n, uint64_t *version,
+                uint64_t *digest);
+/* Calls fn with the row of each listed inode that exists (under the read lock). */
+int memdb_export(struct memdb *m, const uint64_t *inodes, size_t n,
+                 int (*fn)(void *arg, const struct db_row *row), void *arg);
+/*
+ * Installs the leader's state: rows replace or add entries, del drops them, the
+ * version becomes version. Committed to SQLite only if the tree digest then
+ * equals digest; otherwise the tree is reloaded from SQLite and -EBADMSG returned.
+ */
+int memdb_sync_apply(struct memdb *m, const struct db_row *rows, size_t nrows,
+                     const uint64_t *del, size_t ndel, uint64_t version, uint64_t digest,
+                     char *err, size_t errlen);
+
 /* Applies b (takes the write lock). Returns res->err. */
 int memdb_apply(struct memdb *m, const struct msg_batch *b, struct memdb_result *res);
 

@@ -39,6 +39,15 @@ void memdb_rehash(struct memdb *m, struct memdb_entry *e);
 /* Adds (sign 1) or removes (-1) e's size from the byte count. */
 void memdb_account(struct memdb *m, const struct memdb_entry *e, int sign);
 int memdb_persist(struct memdb *m, const struct memdb_entry *e);
+/* The two halves of memdb_link, for loads and syncs that link in two passes. */
+int memdb_link_ino(struct memdb *m, struct memdb_entry *e);
+/* Takes e out of its parent's child list only. */
+void memdb_detach_kid(struct memdb *m, struct memdb_entry *e);
+int memdb_link_rest(struct memdb *m, struct memdb_entry *e);
+/* Drops the tree and loads it again from SQLite (lock held). */
+int memdb_reload(struct memdb *m, char *err, size_t errlen);
+/* Calls fn for every entry, in no particular order (lock held). */
+void memdb_for_each(struct memdb *m, void (*fn)(void *arg, const struct memdb_entry *e), void *arg);
 uint32_t memdb_uniq_class(struct memdb *m, uint16_t objtype);
 
 #endif

@@ -1,5 +1,6 @@
 /* msg: encoding and checked decoding of store batches; see msg.h for the layout. */
 #include "msg.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -8,39 +9,12 @@
 
 #define HDR_SIZE 28
 
-struct wbuf {
-    uint8_t *p;
-};
-
-static void put8(struct wbuf *w, uint8_t v)
-{
-    *w->p++ = v;
-}
-
-static void put16(struct wbuf *w, uint16_t v)
-{
-    put8(w, (uint8_t)(v >> 8));
-    put8(w, (uint8_t)v);
-}
-
-static void put32(struct wbuf *w, uint32_t v)
-{
-    put16(w, (uint16_t)(v >> 16));
-    put16(w, (uint16_t)v);
-}
-
-static void put64(struct wbuf *w, uint64_t v)
-{
-    put32(w, (uint32_t)(v >> 32));
-    put32(w, (uint32_t)v);
-}
-
-static void putbytes(struct wbuf *w, const void *src, size_t n)
-{
-    if (n)
-        memcpy(w->p, src, n);
-    w->p += n;
-}
+/* The encoder writes into a buffer sized by msg_encoded_size. */
+#define put8(w, v)  wire_put((w), (v), 1)
+#define put16(w, v) wire_put((w), (v), 2)
+#define put32(w, v) wire_put((w), (v), 4)
+#define put64(w, v) wire_put((w), (v), 8)
+#define putbytes    wire_put_bytes
 
 static size_t op_size(const struct msg_op *op)
 {
@@ -84,7 +58,7 @@ size_t msg_encoded_size(const struct msg_batch *b)
 long msg_encode(const struct msg_batch *b, uint8_t *buf, size_t len)
 {
     size_t want = msg_encoded_size(b);
-    struct wbuf w = {buf};
+    struct wire_w w = {buf};
 
     if (!want || want > len)
         return -EINVAL;
@@ -136,30 +110,8 @@ long msg_encode(const struct msg_batch *b, uint8_t *buf, size_t len)
     return (long)(w.p - buf);
 }
 
-struct rbuf {
-    const uint8_t *p, *end;
-    int bad;
-};
-
-static int need(struct rbuf *r, size_t n)
-{
-    if (r->bad || (size_t)(r->end - r->p) < n) {
-        r->bad = 1;
-        return 0;
-    }
-    return 1;
-}
-
-static uint64_t getn(struct rbuf *r, int bytes)
-{
-    uint64_t v = 0;
-
-    if (!need(r, (size_t)bytes))
-        return 0;
-    for (int i = 0; i < bytes; i++)
-        v = v << 8 | *r->p++;
-    return v;
-}
+#define getn(r, n) wire_get((r), (n))
+#define need       wire_need
 
 static int fail(char *why, size_t whylen, const char *fmt, ...)
 {
@@ -171,7 +123,7 @@ static int fail(char *why, size_t whylen, const char *fmt, ...)
     return -EBADMSG;
 }
 
-static int get_name(struct rbuf *r, char *name)
+static int get_name(struct wire_r *r, char *name)
 {
     size_t n = (size_t)getn(r, 2);
 
@@ -185,7 +137,7 @@ static int get_name(struct rbuf *r, char *name)
     return 0;
 }
 
-static int get_data(struct rbuf *r, struct msg_op *op)
+static int get_data(struct wire_r *r, struct msg_op *op)
 {
     op->size = (uint32_t)getn(r, 4);
     if (op->size > MSG_MAX_DATA || !need(r, op->size))
@@ -197,7 +149,7 @@ static int get_data(struct rbuf *r, struct msg_op *op)
 
 int msg_decode(const uint8_t *buf, size_t len, struct msg_batch *b, char *why, size_t whylen)
 {
-    struct rbuf r = {buf, buf + len, 0};
+    struct wire_r r = {buf, buf + len, 0};
     uint32_t magic;
     uint16_t ver;
 

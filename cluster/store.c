@@ -1,5 +1,5 @@
 /* store: stamping, transport and the data directory lock; see store.h. */
-#include "store.h"
+#include "store_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,17 +11,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-struct store {
-    char *node;
-    uint32_t nodeid;
-    int lockfd;
-    struct db *db;
-    struct memdb *mem;
-    pthread_mutex_t commit_lock; /* orders local commits: the loopback "total order" */
-    uint64_t seq;                /* protected by commit_lock */
-    int quorate;
-};
 
 static int lock_datadir(const char *dir, int *fdp, char *err, size_t errlen)
 {
@@ -70,6 +59,7 @@ int store_open(struct store **out, const struct store_cfg *cfg, char *err, size_
     st->nodeid = cfg->nodeid;
     st->quorate = 1; /* the loopback transport is its own majority */
     pthread_mutex_init(&st->commit_lock, NULL);
+    pthread_cond_init(&st->cond, NULL);
     if (!(st->node = strdup(cfg->node))) {
         rc = -ENOMEM;
         goto out_free;
@@ -81,8 +71,17 @@ int store_open(struct store **out, const struct store_cfg *cfg, char *err, size_
         goto out_unlock;
     if ((rc = memdb_open(&st->mem, st->db, cfg->uniq, err, errlen)))
         goto out_db;
+    if (cfg->cluster) {
+        st->cluster = 1;
+        st->quorate = 0; /* until votequorum says otherwise */
+        if ((rc = store_cl_open(st, cfg->wait_s, err, errlen)))
+            goto out_mem;
+    }
     *out = st;
     return 0;
+
+out_mem:
+    memdb_close(st->mem);
 
 out_db:
     db_close(st->db);
@@ -99,11 +98,14 @@ void store_close(struct store *st)
 {
     if (!st)
         return;
+    if (st->cluster)
+        store_cl_close(st);
     memdb_close(st->mem);
     db_close(st->db);
     if (st->lockfd >= 0)
         close(st->lockfd);
     pthread_mutex_destroy(&st->commit_lock);
+    pthread_cond_destroy(&st->cond);
     free(st->node);
     free(st);
 }
@@ -120,7 +122,7 @@ const char *store_node(struct store *st)
 
 uint32_t store_nodeid(struct store *st)
 {
-    return st->nodeid;
+    return st->cluster && st->grp ? grp_nodeid(st->grp) : st->nodeid;
 }
 
 int store_quorate(struct store *st)
@@ -172,7 +174,7 @@ int store_commit(struct store *st, struct msg_batch *b, struct memdb_result *res
         snprintf(res->msg, sizeof(res->msg), "cluster not quorate: the store is read-only");
         return res->err = -EROFS;
     }
-    b->writer = st->nodeid;
+    b->writer = store_nodeid(st);
     if (!b->mtime)
         b->mtime = now_ns();
     len = msg_encoded_size(b);
@@ -183,6 +185,15 @@ int store_commit(struct store *st, struct msg_batch *b, struct memdb_result *res
     if (!(buf = malloc(len))) {
         snprintf(res->msg, sizeof(res->msg), "out of memory");
         return res->err = -ENOMEM;
+    }
+    if (st->cluster) {
+        pthread_mutex_lock(&st->commit_lock);
+        b->seq = ++st->seq;
+        pthread_mutex_unlock(&st->commit_lock);
+        msg_encode(b, buf, len);
+        rc = store_cl_commit(st, buf, len, b->seq, res);
+        free(buf);
+        return rc;
     }
     pthread_mutex_lock(&st->commit_lock);
     b->seq = ++st->seq;

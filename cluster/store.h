@@ -22,8 +22,10 @@ struct store;
 struct store_cfg {
     const char *datadir;
     const char *node; /* this node's name */
-    uint32_t nodeid;
+    uint32_t nodeid;    /* --local only; in cluster mode corosync's */
     memdb_uniq_fn uniq; /* uniqueness classes of object types */
+    int cluster;        /* replicate over corosync (group "pvefs") */
+    int wait_s;         /* how long to wait for corosync at start */
 };
 
 int store_open(struct store **out, const struct store_cfg *cfg, char *err, size_t errlen);

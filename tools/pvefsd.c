@@ -6,6 +6,7 @@
  * usage: pvefsd [-f] [--local] [--node NAME] [--data DIR] [MOUNTPOINT]
  */
 #include <errno.h>
+#include <pthread.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,22 @@ static int prepare_mountpoint(const char *mnt)
     return 0;
 }
 
+static int stopping; /* atomic */
+
+/* Cluster mode: makes this node's part of the tree once the cluster lets it write. */
+static void *skeleton_main(void *arg)
+{
+    struct fs *fs = arg;
+    char err[512];
+
+    while (!__atomic_load_n(&stopping, __ATOMIC_ACQUIRE)) {
+        if (store_quorate(fs->st) && fs_skeleton(fs, err, sizeof(err)) == 0)
+            return NULL;
+        sleep(1);
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -126,21 +143,20 @@ int main(int argc, char **argv)
     struct fuse_loop_config loop = {.clone_fd = 0, .max_idle_threads = 8};
     struct fuse_session *se = NULL;
     struct timespec ts;
+    pthread_t skel;
+    int have_skel = 0;
     char err[512] = "";
     int rc = 1;
 
     if (parse(argc, argv, &o))
         return 2;
-    if (!o.local) {
-        fprintf(stderr, "pvefsd: cluster mode needs the corosync transport, which this build "
-                        "does not have yet; run a standalone node with --local\n");
-        return 2;
-    }
     clog_init(o.node);
     cfg.datadir = o.data;
     cfg.node = o.node;
     cfg.nodeid = 1;
     cfg.uniq = pv_type_uniq;
+    cfg.cluster = !o.local;
+    cfg.wait_s = 30;
     if (store_open(&fs.st, &cfg, err, sizeof(err))) {
         fprintf(stderr, "pvefsd: %s\n", err);
         return 1;
@@ -150,7 +166,12 @@ int main(int argc, char **argv)
     fs.datadir = o.data;
     clock_gettime(CLOCK_REALTIME, &ts);
     fs.start_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-    if (fs_skeleton(&fs, err, sizeof(err))) {
+    if (!o.local && fs_cluster_start(&fs, err, sizeof(err))) {
+        fprintf(stderr, "pvefsd: %s\n", err);
+        goto out_store;
+    }
+    /* A cluster node gets its tree by syncing, which needs quorum: make the skeleton later. */
+    if (o.local && fs_skeleton(&fs, err, sizeof(err))) {
         fprintf(stderr, "pvefsd: %s\n", err);
         goto out_store;
     }
@@ -179,9 +200,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "pvefsd: cannot start the notifier thread\n");
         goto out_unmount;
     }
-    clog_append("pvefsd", "node %s serving %s (data %s, local mode)", o.node, o.mnt, o.data);
+    if (!o.local && pthread_create(&skel, NULL, skeleton_main, &fs) == 0)
+        have_skel = 1;
+    clog_append("pvefsd", "node %s serving %s (data %s, %s mode)", o.node, o.mnt, o.data,
+                o.local ? "local" : "cluster");
     /* A signal ends the loop with the signal number: a clean stop. */
     rc = fuse_session_loop_mt(se, &loop) < 0 ? 1 : 0;
+    if (have_skel) {
+        __atomic_store_n(&stopping, 1, __ATOMIC_RELEASE);
+        pthread_join(skel, NULL);
+    }
     clog_append("pvefsd", "stopping");
     notify_stop(&fs);
     io_free_all(&fs);
@@ -194,6 +222,8 @@ out_session:
 out_args:
     fuse_opt_free_args(&args);
 out_store:
+    if (!o.local)
+        fs_cluster_stop(&fs);
     store_close(fs.st);
     return rc;
 }

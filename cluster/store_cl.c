@@ -1,0 +1,282 @@
+/*
+ * store_cl: the cluster transport of the store. Every change is one message on
+ * the CPG group "pvefs" in agreed order; every member applies it, the writer
+ * included, and the writer's commit returns the result of its own apply.
+ * While a state sync runs (sync.c), delivered changes are queued and applied in
+ * order afterwards; writers wait for the sync to end before they send.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clog.h"
+#include "store_int.h"
+#include "wire.h"
+
+#define GROUP          "pvefs"
+#define SYNC_WAIT_S    60 /* a writer waits this long for a sync to finish */
+#define APPLY_WAIT_S   60 /* and this long for its own change to come back */
+#define VERIFY_EVERY_S 60
+
+static void deadline_in(struct timespec *ts, int s)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += s;
+}
+
+/* Wakes the writer of seq (commit_lock held). */
+static void complete(struct store *st, uint64_t seq, const struct memdb_result *res)
+{
+    for (struct waiter *w = st->waiters; w; w = w->next) {
+        if (w->seq == seq) {
+            w->res = *res;
+            w->done = 1;
+            pthread_cond_broadcast(&st->cond);
+            return;
+        }
+    }
+}
+
+static void apply_msg(struct store *st, uint32_t nodeid, uint32_t pid, const uint8_t *buf,
+                      size_t len)
+{
+    int ours = nodeid == grp_nodeid(st->grp) && pid == (uint32_t)getpid();
+    struct memdb_result res = {.failed_op = -1};
+    struct msg_batch b;
+    char why[128];
+
+    if (msg_decode(buf, len, &b, why, sizeof(why))) {
+        clog_append("store", "dropped a malformed change from node %u: %s", nodeid, why);
+        if (ours && len >= 20) { /* our own, mangled: fail its writer rather than hang it */
+            struct wire_r r = {buf + 12, buf + len, 0};
+            snprintf(res.msg, sizeof(res.msg), "the change was malformed: %s", why);
+            res.err = -EIO;
+            pthread_mutex_lock(&st->commit_lock);
+            complete(st, wire_get(&r, 8), &res);
+            pthread_mutex_unlock(&st->commit_lock);
+        }
+        return;
+    }
+    b.writer = nodeid; /* the sender is who corosync says it is */
+    memdb_apply(st->mem, &b, &res);
+    if (ours) {
+        pthread_mutex_lock(&st->commit_lock);
+        complete(st, b.seq, &res);
+        pthread_mutex_unlock(&st->commit_lock);
+    }
+}
+
+static void queue_push(struct store *st, uint32_t nodeid, uint32_t pid, const void *msg,
+                       size_t len)
+{
+    uint8_t *copy = malloc(len);
+
+    if (st->nq == st->capq) {
+        size_t cap = st->capq ? st->capq * 2 : 64;
+        struct qmsg *q = realloc(st->queue, cap * sizeof(*q));
+        if (!q) {
+            free(copy);
+            copy = NULL;
+        } else {
+            st->queue = q;
+            st->capq = cap;
+        }
+    }
+    if (!copy) {
+        /* Losing a change would split this node from the others: resync instead. */
+        clog_append("store", "out of memory queueing a change; leaving to resync");
+        grp_rejoin(st->grp);
+        return;
+    }
+    memcpy(copy, msg, len);
+    st->queue[st->nq++] = (struct qmsg){nodeid, pid, len, copy};
+}
+
+static void queue_run(struct store *st, int apply)
+{
+    for (size_t i = 0; i < st->nq; i++) {
+        if (apply)
+            apply_msg(st, st->queue[i].nodeid, st->queue[i].pid, st->queue[i].buf,
+                      st->queue[i].len);
+        free(st->queue[i].buf);
+    }
+    st->nq = 0;
+}
+
+static void on_deliver(void *arg, uint32_t nodeid, uint32_t pid, const void *msg, size_t len)
+{
+    struct store *st = arg;
+    struct wire_r r = {msg, (const uint8_t *)msg + len, 0};
+    uint32_t magic = (uint32_t)wire_get(&r, 4);
+
+    if (magic == SYNC_MAGIC)
+        sync_deliver(st->sync, nodeid, msg, len);
+    else if (magic != MSG_MAGIC)
+        clog_append("store", "dropped a message of unknown kind from node %u", nodeid);
+    else if (!sync_is_synced(st->sync))
+        queue_push(st, nodeid, pid, msg, len);
+    else
+        apply_msg(st, nodeid, pid, msg, len);
+}
+
+static void fail_waiters(struct store *st, const char *why)
+{
+    pthread_mutex_lock(&st->commit_lock);
+    for (struct waiter *w = st->waiters; w; w = w->next) {
+        if (!w->done) {
+            w->res.err = -EIO;
+            w->res.failed_op = -1;
+            snprintf(w->res.msg, sizeof(w->res.msg), "%s", why);
+            w->done = 1;
+        }
+    }
+    pthread_cond_broadcast(&st->cond);
+    pthread_mutex_unlock(&st->commit_lock);
+}
+
+static void on_confchg(void *arg, const uint32_t *members, size_t n, const uint32_t *left,
+                       size_t nleft, const uint32_t *joined, size_t njoined)
+{
+    struct store *st = arg;
+
+    (void)left;
+    (void)joined;
+    if (n == 0) {
+        /* Cut off: what was queued reaches us again through the next sync. */
+        queue_run(st, 0);
+        fail_waiters(st, "lost the connection to the cluster; the change may or may not "
+                         "have been applied");
+    } else {
+        /* Members that were in step stay in step: every one of them applies the same queue. */
+        queue_run(st, 1);
+        clog_append("store", "membership: %zu member(s), %zu left, %zu joined", n, nleft,
+                    njoined);
+    }
+    sync_confchg(st->sync, members, n);
+}
+
+static const struct grp_ops ops = {.deliver = on_deliver, .confchg = on_confchg};
+
+static int env_send(void *arg, const void *msg, size_t len)
+{
+    return grp_send(((struct store *)arg)->grp, msg, len);
+}
+
+static void env_synced(void *arg, int synced)
+{
+    struct store *st = arg;
+
+    if (synced)
+        queue_run(st, 1);
+    pthread_mutex_lock(&st->commit_lock);
+    st->synced = synced;
+    pthread_cond_broadcast(&st->cond);
+    pthread_mutex_unlock(&st->commit_lock);
+}
+
+static void env_rejoin(void *arg)
+{
+    grp_rejoin(((struct store *)arg)->grp);
+}
+
+static void *ticker_main(void *arg)
+{
+    struct store *st = arg;
+    const char *e = getenv("PVEFS_VERIFY_INTERVAL");
+    int every = e && atoi(e) > 0 ? atoi(e) : VERIFY_EVERY_S;
+
+    while (!__atomic_load_n(&st->stop, __ATOMIC_ACQUIRE)) {
+        sleep(1);
+        sync_tick(st->sync, every);
+    }
+    return NULL;
+}
+
+int store_cl_open(struct store *st, int wait_s, char *err, size_t errlen)
+{
+    struct sync_env env = {.mem = st->mem,
+                           .arg = st,
+                           .send = env_send,
+                           .synced = env_synced,
+                           .rejoin = env_rejoin};
+    int rc;
+
+    if ((rc = grp_open(&st->grp, GROUP, &ops, st, wait_s, err, errlen)))
+        return rc;
+    if (!(st->sync = sync_new(&env, grp_nodeid(st->grp)))) {
+        snprintf(err, errlen, "out of memory");
+        rc = -ENOMEM;
+    } else if ((rc = grp_start(st->grp)) ||
+               (rc = -pthread_create(&st->ticker, NULL, ticker_main, st))) {
+        snprintf(err, errlen, "cannot start the cluster threads");
+    }
+    if (rc) {
+        grp_close(st->grp);
+        sync_free(st->sync);
+        st->grp = NULL;
+        st->sync = NULL;
+    }
+    return rc;
+}
+
+void store_cl_close(struct store *st)
+{
+    __atomic_store_n(&st->stop, 1, __ATOMIC_RELEASE);
+    if (st->sync)
+        pthread_join(st->ticker, NULL);
+    grp_close(st->grp);
+    queue_run(st, 0);
+    free(st->queue);
+    sync_free(st->sync);
+}
+
+int store_cl_commit(struct store *st, uint8_t *buf, size_t len, uint64_t seq,
+                    struct memdb_result *res)
+{
+    struct waiter w = {.seq = seq}, **pp;
+    struct timespec until;
+    int rc = 0;
+
+    pthread_mutex_lock(&st->commit_lock);
+    deadline_in(&until, SYNC_WAIT_S);
+    while (!st->synced && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&st->cond, &st->commit_lock, &until);
+    if (!st->synced) {
+        pthread_mutex_unlock(&st->commit_lock);
+        snprintf(res->msg, sizeof(res->msg), "the cluster is still syncing; try again");
+        return res->err = -ETIMEDOUT;
+    }
+    w.next = st->waiters;
+    st->waiters = &w;
+    pthread_mutex_unlock(&st->commit_lock);
+
+    rc = grp_send(st->grp, buf, len);
+
+    pthread_mutex_lock(&st->commit_lock);
+    deadline_in(&until, APPLY_WAIT_S);
+    while (!rc && !w.done)
+        if (pthread_cond_timedwait(&st->cond, &st->commit_lock, &until) == ETIMEDOUT)
+            break;
+    for (pp = &st->waiters; *pp; pp = &(*pp)->next) {
+        if (*pp == &w) {
+            *pp = w.next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&st->commit_lock);
+    if (rc) {
+        snprintf(res->msg, sizeof(res->msg), "cannot send the change to the cluster (%s)",
+                 rc == -EAGAIN ? "corosync is congested" : "not connected");
+        return res->err = rc == -EAGAIN ? -EAGAIN : -EIO;
+    }
+    if (!w.done) {
+        snprintf(res->msg, sizeof(res->msg), "the change was sent but not seen back within %d s",
+                 APPLY_WAIT_S);
+        return res->err = -ETIMEDOUT;
+    }
+    *res = w.res;
+    return res->err;
+}
