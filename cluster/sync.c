@@ -224,6 +224,34 @@ static void send_index(struct sync *s)
     free(buf);
 }
 
+/*
+ * The newest state wins: the highest version. Among members at that version whose
+ * digests differ, the digest most of them hold, then the lowest node id.
+ */
+static struct member *pick_leader(struct sync *s)
+{
+    struct member *lead = NULL;
+    uint64_t top = 0;
+    size_t best = 0;
+
+    for (size_t i = 0; i < s->nmem; i++)
+        if (s->mem[i].version > top)
+            top = s->mem[i].version;
+    for (size_t i = 0; i < s->nmem; i++) {
+        struct member *m = &s->mem[i];
+        size_t n = 0;
+        if (m->version != top)
+            continue;
+        for (size_t j = 0; j < s->nmem; j++)
+            n += s->mem[j].version == top && s->mem[j].digest == m->digest;
+        if (!lead || n > best || (n == best && m->id < lead->id)) {
+            lead = m;
+            best = n;
+        }
+    }
+    return lead;
+}
+
 static void on_state(struct sync *s, uint32_t from, struct wire_r *r)
 {
     struct member *m = member_of(s, from), *lead = NULL;
@@ -234,13 +262,10 @@ static void on_state(struct sync *s, uint32_t from, struct wire_r *r)
     m->reported = 1;
     m->version = version;
     m->digest = digest;
-    for (size_t i = 0; i < s->nmem; i++) {
+    for (size_t i = 0; i < s->nmem; i++)
         if (!s->mem[i].reported)
             return;
-        if (!lead || s->mem[i].version > lead->version ||
-            (s->mem[i].version == lead->version && s->mem[i].id < lead->id))
-            lead = &s->mem[i];
-    }
+    lead = pick_leader(s);
     s->leader = lead->id;
     s->leader_version = lead->version;
     s->leader_digest = lead->digest;
