@@ -12,17 +12,17 @@
 #include <unistd.h>
 
 struct grp {
-    cpg_handle_t h;          /* protected by lock (replaced on reconnect) */
+    cpg_handle_t h; /* protected by lock (replaced on reconnect) */
     pthread_mutex_t lock;
     struct cpg_name name;
     const struct grp_ops *ops;
     void *arg;
     uint32_t nodeid;
     pthread_t thread;
-    int stop;                /* atomic */
-    int rejoin;              /* atomic: drop the connection and join afresh */
-    int started;             /* the dispatch thread runs */
-    int wake[2];             /* a pipe that ends the dispatch thread's poll */
+    int stop;    /* atomic */
+    int rejoin;  /* atomic: drop the connection and join afresh */
+    int started; /* the dispatch thread runs */
+    int wake[2]; /* a pipe that ends the dispatch thread's poll */
 };
 
 static void on_deliver(cpg_handle_t h, const struct cpg_name *group, uint32_t nodeid, uint32_t pid,
@@ -37,9 +37,8 @@ static void on_deliver(cpg_handle_t h, const struct cpg_name *group, uint32_t no
 }
 
 static void on_confchg(cpg_handle_t h, const struct cpg_name *group,
-                       const struct cpg_address *members, size_t n,
-                       const struct cpg_address *left, size_t nleft,
-                       const struct cpg_address *joined, size_t njoined)
+                       const struct cpg_address *members, size_t n, const struct cpg_address *left,
+                       size_t nleft, const struct cpg_address *joined, size_t njoined)
 {
     uint32_t m[CPG_MEMBERS_MAX], l[CPG_MEMBERS_MAX], j[CPG_MEMBERS_MAX];
     struct grp *g = NULL;
@@ -138,8 +137,8 @@ static void *dispatch_main(void *arg)
     return NULL;
 }
 
-int grp_open(struct grp **out, const char *name, const struct grp_ops *ops, void *arg,
-             int wait_s, char *err, size_t errlen)
+int grp_open(struct grp **out, const char *name, const struct grp_ops *ops, void *arg, int wait_s,
+             char *err, size_t errlen)
 {
     struct grp *g = calloc(1, sizeof(*g));
     int rc = -EAGAIN;

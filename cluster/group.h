@@ -26,8 +26,8 @@ struct grp_ops {
  * Connects to corosync (retrying for up to wait_s seconds) and joins name. No
  * callback runs before grp_start, so the owner can finish setting up first.
  */
-int grp_open(struct grp **out, const char *name, const struct grp_ops *ops, void *arg,
-             int wait_s, char *err, size_t errlen);
+int grp_open(struct grp **out, const char *name, const struct grp_ops *ops, void *arg, int wait_s,
+             char *err, size_t errlen);
 int grp_start(struct grp *g);
 void grp_close(struct grp *g);
 

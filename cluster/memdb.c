@@ -107,13 +107,13 @@ static uint32_t uniq_class(struct memdb *m, const struct memdb_entry *e)
     return memdb_uniq_class(m, e->objtype);
 }
 
-static void entry_rehash(struct memdb *m, struct memdb_entry *e, int add)
+uint64_t memdb_row_hash(const struct db_row *r)
 {
     XXH3_state_t st;
-    uint8_t hdr[64];
-    uint64_t f[] = {e->inode,  e->parent, e->version, (uint64_t)e->mtime,
-                    e->writer, e->kind,   e->objtype, e->mode,
-                    e->uid,    e->gid,    e->size};
+    uint8_t hdr[8];
+    uint64_t f[] = {r->inode,  r->parent, r->version, (uint64_t)r->mtime,
+                    r->writer, r->kind,   r->objtype, r->mode,
+                    r->uid,    r->gid,    r->size};
 
     /* Explicit little-endian field encoding keeps digests equal across hosts. */
     XXH3_64bits_reset(&st);
@@ -122,11 +122,20 @@ static void entry_rehash(struct memdb *m, struct memdb_entry *e, int add)
             hdr[j] = (uint8_t)(f[i] >> (8 * j));
         XXH3_64bits_update(&st, hdr, 8);
     }
-    XXH3_64bits_update(&st, e->name, strlen(e->name) + 1);
-    if (e->size)
-        XXH3_64bits_update(&st, e->data, e->size);
+    XXH3_64bits_update(&st, r->name, strlen(r->name) + 1);
+    if (r->size)
+        XXH3_64bits_update(&st, r->data, r->size);
+    return XXH3_64bits_digest(&st);
+}
+
+static struct db_row row_of(const struct memdb_entry *e);
+
+static void entry_rehash(struct memdb *m, struct memdb_entry *e, int add)
+{
+    struct db_row r = row_of(e);
+
     m->digest -= e->hash;
-    e->hash = add ? XXH3_64bits_digest(&st) : 0;
+    e->hash = add ? memdb_row_hash(&r) : 0;
     m->digest += e->hash;
 }
 

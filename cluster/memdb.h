@@ -86,6 +86,9 @@ uint64_t memdb_count(struct memdb *m);
 uint64_t memdb_bytes(struct memdb *m);
 uint32_t memdb_epoch(struct memdb *m);
 
+/* Calls fn for every entry, in no particular order (under memdb_rdlock). */
+void memdb_for_each(struct memdb *m, void (*fn)(void *arg, const struct memdb_entry *e), void *arg);
+
 /* Index of the first child whose inode is greater than after. */
 uint32_t memdb_kid_after(const struct memdb_entry *dir, uint64_t after);
 
@@ -104,9 +107,8 @@ int memdb_export(struct memdb *m, const uint64_t *inodes, size_t n,
  * version becomes version. Committed to SQLite only if the tree digest then
  * equals digest; otherwise the tree is reloaded from SQLite and -EBADMSG returned.
  */
-int memdb_sync_apply(struct memdb *m, const struct db_row *rows, size_t nrows,
-                     const uint64_t *del, size_t ndel, uint64_t version, uint64_t digest,
-                     char *err, size_t errlen);
+int memdb_sync_apply(struct memdb *m, const struct db_row *rows, size_t nrows, const uint64_t *del,
+                     size_t ndel, uint64_t version, uint64_t digest, char *err, size_t errlen);
 
 /* Applies b (takes the write lock). Returns res->err. */
 int memdb_apply(struct memdb *m, const struct msg_batch *b, struct memdb_result *res);

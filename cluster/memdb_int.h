@@ -46,8 +46,9 @@ void memdb_detach_kid(struct memdb *m, struct memdb_entry *e);
 int memdb_link_rest(struct memdb *m, struct memdb_entry *e);
 /* Drops the tree and loads it again from SQLite (lock held). */
 int memdb_reload(struct memdb *m, char *err, size_t errlen);
-/* Calls fn for every entry, in no particular order (lock held). */
-void memdb_for_each(struct memdb *m, void (*fn)(void *arg, const struct memdb_entry *e), void *arg);
+
 uint32_t memdb_uniq_class(struct memdb *m, uint16_t objtype);
+/* The digest contribution of an entry with these fields. */
+uint64_t memdb_row_hash(const struct db_row *r);
 
 #endif

@@ -167,9 +167,29 @@ static int detach(struct memdb *m, const struct db_row *rows, size_t nrows, cons
     return 0;
 }
 
-int memdb_sync_apply(struct memdb *m, const struct db_row *rows, size_t nrows,
-                     const uint64_t *del, size_t ndel, uint64_t version, uint64_t digest,
-                     char *err, size_t errlen)
+/*
+ * The digest the tree would have after the install, computed without touching
+ * it, so that a bad sync is refused before anything changes. A leader lists each
+ * inode once (its rows and removals are disjoint sets); anything else fails here.
+ */
+static uint64_t predict(struct memdb *m, const struct db_row *rows, size_t nrows,
+                        const uint64_t *del, size_t ndel)
+{
+    uint64_t d = m->digest;
+
+    for (size_t i = 0; i < ndel + nrows; i++) {
+        uint64_t ino = i < ndel ? del[i] : rows[i - ndel].inode;
+        const struct memdb_entry *e = memdb_get(m, ino);
+        if (e && !(i < ndel && ino == MEMDB_ROOT))
+            d -= e->hash;
+    }
+    for (size_t i = 0; i < nrows; i++)
+        d += memdb_row_hash(&rows[i]);
+    return d;
+}
+
+int memdb_sync_apply(struct memdb *m, const struct db_row *rows, size_t nrows, const uint64_t *del,
+                     size_t ndel, uint64_t version, uint64_t digest, char *err, size_t errlen)
 {
     struct memdb_entry **pend = calloc(nrows ? nrows : 1, sizeof(*pend));
     struct memdb_change *chg = calloc(2 * nrows + ndel + 1, sizeof(*chg));
@@ -182,6 +202,14 @@ int memdb_sync_apply(struct memdb *m, const struct db_row *rows, size_t nrows,
         return -ENOMEM;
     }
     pthread_rwlock_wrlock(&m->lock);
+    if (predict(m, rows, nrows, del, ndel) != digest) {
+        pthread_rwlock_unlock(&m->lock);
+        snprintf(err, errlen, "the leader's rows do not add up to its digest %016llx",
+                 (unsigned long long)digest);
+        free(pend);
+        free(chg);
+        return -EBADMSG;
+    }
     rc = m->db && db_begin(m->db) ? -EIO : 0;
     if (!rc)
         rc = detach(m, rows, nrows, del, ndel, pend, chg, &nchg);
@@ -198,7 +226,6 @@ int memdb_sync_apply(struct memdb *m, const struct db_row *rows, size_t nrows,
                 rc = -EIO;
         }
     }
-    m->version = version;
     if (!rc && m->digest != digest) {
         snprintf(err, errlen, "digest after sync %016llx differs from the leader's %016llx",
                  (unsigned long long)m->digest, (unsigned long long)digest);
@@ -206,6 +233,8 @@ int memdb_sync_apply(struct memdb *m, const struct db_row *rows, size_t nrows,
     }
     if (!rc && m->db && (db_meta_set(m->db, "version", version) || db_commit(m->db)))
         rc = -EIO;
+    if (!rc)
+        m->version = version;
     if (rc) {
         char why[256];
         if (rc == -EIO)
@@ -216,7 +245,8 @@ int memdb_sync_apply(struct memdb *m, const struct db_row *rows, size_t nrows,
         for (size_t i = 0; i < nrows; i++)
             if (pend[i] && !memdb_get(m, pend[i]->inode))
                 memdb_entry_free(pend[i]);
-        if (memdb_reload(m, why, sizeof(why)))
+        /* A memory-only tree (tests) cannot roll back; its next sync mends it. */
+        if (m->db && memdb_reload(m, why, sizeof(why)))
             snprintf(err, errlen, "%s", why);
     }
     pthread_rwlock_unlock(&m->lock);

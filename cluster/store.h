@@ -21,7 +21,7 @@ struct store;
 
 struct store_cfg {
     const char *datadir;
-    const char *node; /* this node's name */
+    const char *node;   /* this node's name */
     uint32_t nodeid;    /* --local only; in cluster mode corosync's */
     memdb_uniq_fn uniq; /* uniqueness classes of object types */
     int cluster;        /* replicate over corosync (group "pvefs") */

@@ -69,8 +69,7 @@ static void apply_msg(struct store *st, uint32_t nodeid, uint32_t pid, const uin
     }
 }
 
-static void queue_push(struct store *st, uint32_t nodeid, uint32_t pid, const void *msg,
-                       size_t len)
+static void queue_push(struct store *st, uint32_t nodeid, uint32_t pid, const void *msg, size_t len)
 {
     uint8_t *copy = malloc(len);
 
@@ -95,13 +94,25 @@ static void queue_push(struct store *st, uint32_t nodeid, uint32_t pid, const vo
     st->queue[st->nq++] = (struct qmsg){nodeid, pid, len, copy};
 }
 
+/* Applies (or drops) the queued changes; a dropped one of ours fails its writer. */
 static void queue_run(struct store *st, int apply)
 {
     for (size_t i = 0; i < st->nq; i++) {
-        if (apply)
-            apply_msg(st, st->queue[i].nodeid, st->queue[i].pid, st->queue[i].buf,
-                      st->queue[i].len);
-        free(st->queue[i].buf);
+        struct qmsg *q = &st->queue[i];
+        if (apply) {
+            apply_msg(st, q->nodeid, q->pid, q->buf, q->len);
+        } else if (q->nodeid == grp_nodeid(st->grp) && q->pid == (uint32_t)getpid() &&
+                   q->len >= 20) {
+            struct wire_r r = {q->buf + 12, q->buf + q->len, 0};
+            struct memdb_result res = {.err = -EIO, .failed_op = -1};
+            snprintf(res.msg, sizeof(res.msg),
+                     "this node fell out of step with the cluster; "
+                     "the change may or may not have been applied");
+            pthread_mutex_lock(&st->commit_lock);
+            complete(st, wire_get(&r, 8), &res);
+            pthread_mutex_unlock(&st->commit_lock);
+        }
+        free(q->buf);
     }
     st->nq = 0;
 }
@@ -150,10 +161,9 @@ static void on_confchg(void *arg, const uint32_t *members, size_t n, const uint3
         fail_waiters(st, "lost the connection to the cluster; the change may or may not "
                          "have been applied");
     } else {
-        /* Members that were in step stay in step: every one of them applies the same queue. */
-        queue_run(st, 1);
-        clog_append("store", "membership: %zu member(s), %zu left, %zu joined", n, nleft,
-                    njoined);
+        /* Members in step stay in step (they all apply the same queue); the rest drop it. */
+        queue_run(st, sync_trusted(st->sync));
+        clog_append("store", "membership: %zu member(s), %zu left, %zu joined", n, nleft, njoined);
     }
     sync_confchg(st->sync, members, n);
 }
@@ -197,11 +207,8 @@ static void *ticker_main(void *arg)
 
 int store_cl_open(struct store *st, int wait_s, char *err, size_t errlen)
 {
-    struct sync_env env = {.mem = st->mem,
-                           .arg = st,
-                           .send = env_send,
-                           .synced = env_synced,
-                           .rejoin = env_rejoin};
+    struct sync_env env = {
+        .mem = st->mem, .arg = st, .send = env_send, .synced = env_synced, .rejoin = env_rejoin};
     int rc;
 
     if ((rc = grp_open(&st->grp, GROUP, &ops, st, wait_s, err, errlen)))

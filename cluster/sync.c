@@ -28,7 +28,7 @@ enum phase {
 struct member {
     uint32_t id;
     int reported, differs, indexed;
-    uint64_t version, digest;
+    uint64_t version, digest, trusted;
     struct memdb_ix *ix; /* leader: the member's index */
     size_t nix, capix;
 };
@@ -47,8 +47,9 @@ struct sync {
     size_t nmem;
     uint64_t epoch, next_epoch, leader_version, leader_digest;
     uint32_t leader;
-    struct staged st; /* follower: rows received so far */
+    struct staged st;       /* follower: rows received so far */
     uint64_t vid, next_vid; /* verification round */
+    int trusted;            /* held the agreed state since the last membership change */
     int ticks;
 };
 
@@ -102,9 +103,20 @@ static void set_phase(struct sync *s, enum phase p)
 {
     int was = s->phase == P_SYNCED, now = p == P_SYNCED;
 
+    if (now)
+        s->trusted = 1;
+    else if (p == P_FOLLOWING)
+        s->trusted = 0;
     s->phase = p;
     if (was != now)
         s->env.synced(s->env.arg, now);
+}
+
+/* A node whose state proved wrong gives up any claim to lead the next sync. */
+static void rejoin(struct sync *s)
+{
+    s->trusted = 0;
+    s->env.rejoin(s->env.arg);
 }
 
 struct sync *sync_new(const struct sync_env *env, uint32_t self)
@@ -127,6 +139,16 @@ void sync_free(struct sync *s)
     reset_round(s);
     pthread_mutex_destroy(&s->lock);
     free(s);
+}
+
+int sync_trusted(struct sync *s)
+{
+    int r;
+
+    pthread_mutex_lock(&s->lock);
+    r = s->trusted;
+    pthread_mutex_unlock(&s->lock);
+    return r;
 }
 
 int sync_is_synced(struct sync *s)
@@ -175,7 +197,7 @@ void sync_confchg(struct sync *s, const uint32_t *members, size_t n)
 static void on_start(struct sync *s, uint64_t epoch, struct wire_r *r)
 {
     uint32_t n = (uint32_t)wire_get(r, 4);
-    uint64_t v[2];
+    uint64_t v[3];
 
     if (r->bad || n != s->nmem)
         return; /* an older membership's START */
@@ -189,7 +211,8 @@ static void on_start(struct sync *s, uint64_t epoch, struct wire_r *r)
     v[0] = memdb_version(s->env.mem);
     v[1] = memdb_digest(s->env.mem);
     memdb_unlock(s->env.mem);
-    send_small(s, T_STATE, epoch, v, 2);
+    v[2] = (uint64_t)s->trusted;
+    send_small(s, T_STATE, epoch, v, 3);
 }
 
 /* Follower: sends the index of every entry, in chunks. */
@@ -203,7 +226,7 @@ static void send_index(struct sync *s)
     if (!buf || memdb_index(s->env.mem, &ix, &n, &version, &digest)) {
         clog_append("sync", "out of memory building the index; leaving to resync");
         free(buf);
-        s->env.rejoin(s->env.arg);
+        rejoin(s);
         return;
     }
     do {
@@ -225,25 +248,31 @@ static void send_index(struct sync *s)
 }
 
 /*
- * The newest state wins: the highest version. Among members at that version whose
- * digests differ, the digest most of them hold, then the lowest node id.
+ * Members that held the agreed state since the last membership change are the
+ * candidates (all members when none did, as at a cold start): a node that was out
+ * of step may have applied changes the others refused, so its version proves
+ * nothing. Among candidates the highest version wins; among those, the digest
+ * most of them hold, then the lowest node id.
  */
 static struct member *pick_leader(struct sync *s)
 {
     struct member *lead = NULL;
-    uint64_t top = 0;
+    uint64_t top = 0, want = 0;
     size_t best = 0;
 
     for (size_t i = 0; i < s->nmem; i++)
-        if (s->mem[i].version > top)
+        want |= s->mem[i].trusted;
+    for (size_t i = 0; i < s->nmem; i++)
+        if (s->mem[i].trusted == want && s->mem[i].version > top)
             top = s->mem[i].version;
     for (size_t i = 0; i < s->nmem; i++) {
         struct member *m = &s->mem[i];
         size_t n = 0;
-        if (m->version != top)
+        if (m->version != top || m->trusted != want)
             continue;
         for (size_t j = 0; j < s->nmem; j++)
-            n += s->mem[j].version == top && s->mem[j].digest == m->digest;
+            n += s->mem[j].version == top && s->mem[j].trusted == want &&
+                 s->mem[j].digest == m->digest;
         if (!lead || n > best || (n == best && m->id < lead->id)) {
             lead = m;
             best = n;
@@ -255,13 +284,14 @@ static struct member *pick_leader(struct sync *s)
 static void on_state(struct sync *s, uint32_t from, struct wire_r *r)
 {
     struct member *m = member_of(s, from), *lead = NULL;
-    uint64_t version = wire_get(r, 8), digest = wire_get(r, 8);
+    uint64_t version = wire_get(r, 8), digest = wire_get(r, 8), trusted = wire_get(r, 8);
 
     if (r->bad || !m || s->phase != P_WAIT_STATES || m->reported)
         return;
     m->reported = 1;
     m->version = version;
     m->digest = digest;
+    m->trusted = trusted;
     for (size_t i = 0; i < s->nmem; i++)
         if (!s->mem[i].reported)
             return;
@@ -277,8 +307,8 @@ static void on_state(struct sync *s, uint32_t from, struct wire_r *r)
                     (unsigned long long)lead->version);
         set_phase(s, P_LEADING); /* frozen until the data is out */
     } else if (member_of(s, s->self) && member_of(s, s->self)->differs) {
-        clog_append("sync", "state differs from node %u's (version %llu); fetching it",
-                    s->leader, (unsigned long long)lead->version);
+        clog_append("sync", "state differs from node %u's (version %llu); fetching it", s->leader,
+                    (unsigned long long)lead->version);
         set_phase(s, P_FOLLOWING);
         send_index(s);
     } else {
@@ -562,7 +592,7 @@ static void on_data(struct sync *s, uint32_t from, struct wire_r *r)
     for (uint32_t i = 0; i < n; i++) {
         if (stage_row(&s->st, r)) {
             clog_append("sync", "bad or unstorable row from node %u; leaving to resync", from);
-            s->env.rejoin(s->env.arg);
+            rejoin(s);
             return;
         }
     }
@@ -580,7 +610,7 @@ static void on_end(struct sync *s, uint32_t from, struct wire_r *r)
         (size_t)(r->end - r->p) != (size_t)n * 8)
         return;
     if (!(del = malloc((n ? n : 1) * sizeof(*del)))) {
-        s->env.rejoin(s->env.arg);
+        rejoin(s);
         return;
     }
     for (uint32_t i = 0; i < n; i++)
@@ -592,7 +622,7 @@ static void on_end(struct sync *s, uint32_t from, struct wire_r *r)
     if (rc) {
         clog_append("sync", "sync from node %u failed verification (%s); leaving to resync", from,
                     err);
-        s->env.rejoin(s->env.arg);
+        rejoin(s);
         return;
     }
     clog_append("sync", "synced with node %u: version %llu, digest %016llx", from,
@@ -623,7 +653,7 @@ static void on_verify(struct sync *s, uint32_t from, uint64_t vid, struct wire_r
     uint32_t best_id = UINT32_MAX;
     size_t bestn = 0;
 
-    if (r->bad || !m || !me || vid != s->vid || s->phase != P_SYNCED)
+    if (r->bad || !m || !me || !s->vid || vid != s->vid || s->phase != P_SYNCED)
         return;
     m->reported = 1;
     m->version = version;
@@ -646,7 +676,7 @@ static void on_verify(struct sync *s, uint32_t from, uint64_t vid, struct wire_r
     if (me->digest != best) {
         clog_append("sync", "digest %016llx disagrees with the cluster's %016llx; resyncing",
                     (unsigned long long)me->digest, (unsigned long long)best);
-        s->env.rejoin(s->env.arg);
+        rejoin(s);
     }
 }
 
@@ -685,8 +715,7 @@ void sync_deliver(struct sync *s, uint32_t nodeid, const void *msg, size_t len)
 void sync_tick(struct sync *s, int interval_s)
 {
     pthread_mutex_lock(&s->lock);
-    if (++s->ticks >= interval_s && s->phase == P_SYNCED && s->nmem > 1 &&
-        lowest(s) == s->self) {
+    if (++s->ticks >= interval_s && s->phase == P_SYNCED && s->nmem > 1 && lowest(s) == s->self) {
         s->ticks = 0;
         send_small(s, T_VERIFY_REQ, (uint64_t)s->self << 32 | ++s->next_vid, NULL, 0);
     }

@@ -54,5 +54,11 @@ void sync_tick(struct sync *s, int interval_s);
 
 /* 1 while this node holds the agreed state. */
 int sync_is_synced(struct sync *s);
+/*
+ * 1 if this node held the agreed state at the last membership change (or since):
+ * only then may it apply the changes queued meanwhile, and only such a node may
+ * lead a sync (all may at a cold start).
+ */
+int sync_trusted(struct sync *s);
 
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../cluster/clog.h"
+#include "../cluster/kvs.h"
 #include "files.h"
 #include "fs.h"
 
@@ -128,15 +129,58 @@ static void read_figures(struct node_fig *f)
     pthread_mutex_unlock(&cpu.lock);
 }
 
+/* Lines of another node's own report that this node states for itself. */
+static const char *const remote_keys[] = {"node:", "online:", "last_seen:"};
+
+static int remote_key(const char *line, size_t n)
+{
+    for (size_t i = 0; i < sizeof(remote_keys) / sizeof(remote_keys[0]); i++) {
+        size_t kl = strlen(remote_keys[i]);
+        if (n >= kl && memcmp(line, remote_keys[i], kl) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * Another node, as its last report over the status channel tells. Whether it is
+ * online is decided here (a member with a fresh report), not by the report; the
+ * figures of a node that went down stay, marked by how old they are.
+ */
+static int remote_status_render(const struct pv_obj *o, struct pv_buf *out)
+{
+    struct kvs *k = fs_cluster_kvs(o->fs);
+    int64_t age = 0;
+    int online = 0;
+    char *text = NULL;
+    size_t len = 0;
+
+    if (!k || kvs_status(k, o->name, &text, &len, &online, &age)) {
+        /* Never heard of (or local mode, where only this node is known). */
+        return pv_buf_printf(out, "node: %s\nonline: 0\n", o->name);
+    }
+    pv_buf_printf(out, "node: %s\nonline: %d\n", o->name, online);
+    if (!online)
+        pv_buf_printf(out, "last_seen: %lld\n", (long long)(age / 1000));
+    for (const char *p = text, *end = text + len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+        if (!remote_key(p, n))
+            pv_buf_add(out, p, n);
+        p += n;
+    }
+    if (len && text[len - 1] != '\n')
+        pv_buf_add(out, "\n", 1);
+    free(text);
+    return out->oom ? -ENOMEM : 0;
+}
+
 int node_status_render(const struct pv_obj *o, struct pv_buf *out)
 {
     struct node_fig f;
 
-    if (strcmp(o->name, o->fs->node) != 0) {
-        /* Only the cluster's status channel knows other nodes; none in local mode. */
-        pv_buf_printf(out, "node: %s\nonline: 0\n", o->name);
-        return 0;
-    }
+    if (strcmp(o->name, o->fs->node) != 0)
+        return remote_status_render(o, out);
     node_figures(&f);
     pv_buf_printf(out,
                   "node: %s\nonline: 1\nuptime: %.0f\nkernel: %s\ncpus: %d\ncpu: %.4f\n"
@@ -205,11 +249,9 @@ int node_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv
     rest = line + vl + strspn(line + vl, " \t");
     line[vl] = 0;
     for (size_t i = 0; i < sizeof(node_verbs) / sizeof(node_verbs[0]); i++) {
-        if (strcmp(node_verbs[i].verb, line) != 0)
-            continue;
-        if (strcmp(o->name, o->fs->node) != 0)
-            return pv_fail(e, EHOSTUNREACH, "node %s is not reachable from here", o->name);
-        return node_verbs[i].run(o, rest, e);
+        /* Runs on its own node: write_cmd forwarded it here if it came from elsewhere. */
+        if (strcmp(node_verbs[i].verb, line) == 0)
+            return node_verbs[i].run(o, rest, e);
     }
     return pv_fail(e, EINVAL, "unknown command '%.64s' (known: ping, log <text>)", line);
 }

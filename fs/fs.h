@@ -109,7 +109,13 @@ int fs_skeleton(struct fs *fs, char *err, size_t errlen);
  * status on the status channel, and forwards commands to their owner node.
  */
 int fs_cluster_start(struct fs *fs, char *err, size_t errlen);
+/* Call after the notifier is stopped: fs_cluster_tick runs on its thread. */
 void fs_cluster_stop(struct fs *fs);
+/* Publishes this node's status when it changed or is a second old (notifier thread). */
+void fs_cluster_tick(struct fs *fs);
+/* The status channel and the quorum tracker (cluster/kvs.h, cluster/quorum.h); NULL if local. */
+struct kvs *fs_cluster_kvs(struct fs *fs);
+struct qrm *fs_cluster_qrm(struct fs *fs);
 
 extern const struct fuse_lowlevel_ops fs_ops;
 

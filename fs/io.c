@@ -10,6 +10,7 @@
 #include <xxhash.h>
 
 #include "../cluster/clog.h"
+#include "../cluster/kvs.h"
 #include "conf.h"
 #include "notify.h"
 
@@ -295,7 +296,30 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
     pthread_mutex_unlock(&h->lock);
 }
 
-/* A command write: applied whole, now. */
+/*
+ * The one gate for commands to objects another node owns: it forwards them over the
+ * status channel (cluster mode), so the apply callbacks always run on their owner.
+ */
+static int forward_cmd(struct io_handle *h, const struct pv_obj *o, const char *buf, size_t n,
+                       struct pv_err *e)
+{
+    struct kvs *k = fs_cluster_kvs(h->fs);
+    char path[sizeof(o->path) + 256];
+    int rc;
+
+    if (!k)
+        return pv_fail(e, EHOSTUNREACH, "node %s is not reachable", o->node);
+    snprintf(path, sizeof(path), "%s/%s", o->path, h->file->name);
+    rc = kvs_forward(k, o->node, path, buf, n, KVS_TIMEOUT_MS, e->msg, sizeof(e->msg));
+    if (rc == 0)
+        return 0;
+    e->err = rc < 0 ? -rc : EIO;
+    if (!e->msg[0])
+        snprintf(e->msg, sizeof(e->msg), "node %s: %s", o->node, strerror(e->err));
+    return -e->err;
+}
+
+/* A command write: applied whole, now, on the node that owns the object. */
 static int write_cmd(struct io_handle *h, const char *buf, size_t size, struct pv_err *e)
 {
     struct pv_obj o;
@@ -310,6 +334,8 @@ static int write_cmd(struct io_handle *h, const char *buf, size_t size, struct p
     if (n == 0)
         return pv_fail(e, EINVAL, "empty command");
     fs_obj(h->fs, h->dir, &o);
+    if (o.node[0] && strcmp(o.node, h->fs->node) != 0)
+        return forward_cmd(h, &o, buf, n, e);
     return h->file->apply(&o, buf, n, e);
 }
 

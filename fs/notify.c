@@ -20,6 +20,7 @@ struct notify {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int stop, kick;           /* protected by lock */
+    int all;                  /* protected by lock: invalidate every entry */
     struct io_handle **polls; /* protected by lock */
     size_t npoll, cappoll;
     struct inval *inv; /* protected by lock */
@@ -53,6 +54,47 @@ void notify_inval(struct fs *fs, uint64_t ino)
     pthread_mutex_lock(&nt->lock);
     queue_inval(nt, ino, 0, NULL);
     pthread_mutex_unlock(&nt->lock);
+}
+
+void notify_inval_all(struct fs *fs)
+{
+    struct notify *nt = fs->nt;
+
+    if (!nt)
+        return;
+    pthread_mutex_lock(&nt->lock);
+    nt->all = 1;
+    nt->kick = 1;
+    pthread_cond_signal(&nt->cond);
+    pthread_mutex_unlock(&nt->lock);
+}
+
+struct inodes {
+    uint64_t *a;
+    size_t n, cap;
+};
+
+static void collect_ino(void *arg, const struct memdb_entry *e)
+{
+    struct inodes *in = arg;
+
+    if (in->n < in->cap)
+        in->a[in->n++] = e->inode;
+}
+
+static void inval_everything(struct fs *fs)
+{
+    struct inodes in = {0};
+
+    memdb_rdlock(fs->mem);
+    in.cap = memdb_count(fs->mem);
+    in.a = malloc((in.cap ? in.cap : 1) * sizeof(*in.a));
+    if (in.a)
+        memdb_for_each(fs->mem, collect_ino, &in);
+    memdb_unlock(fs->mem);
+    for (size_t i = 0; i < in.n; i++)
+        fuse_lowlevel_notify_inval_inode(fs->se, in.a[i], -1, 0); /* attributes only */
+    free(in.a);
 }
 
 void notify_changes(void *arg, const struct memdb_change *c, int n)
@@ -179,6 +221,7 @@ static void *notify_main(void *arg)
         if (now.tv_sec > next.tv_sec ||
             (now.tv_sec == next.tv_sec && now.tv_nsec >= next.tv_nsec)) {
             node_sample_cpu();
+            fs_cluster_tick(fs);
             next = now;
             next.tv_sec += 1;
         }
@@ -192,6 +235,12 @@ static void *notify_main(void *arg)
             pthread_mutex_lock(&nt->lock);
         }
         free(inv);
+        if (nt->all) {
+            nt->all = 0;
+            pthread_mutex_unlock(&nt->lock);
+            inval_everything(fs);
+            pthread_mutex_lock(&nt->lock);
+        }
         check_polls(fs, nt);
         if (!nt->kick && !nt->stop) {
             struct timespec until;

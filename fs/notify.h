@@ -22,5 +22,7 @@ void notify_changes(void *arg, const struct memdb_change *c, int n);
 
 /* Asks the kernel to drop cached attributes and data of ino. */
 void notify_inval(struct fs *fs, uint64_t ino);
+/* Same for every stored entry: mode bits follow quorum, which no single change reports. */
+void notify_inval_all(struct fs *fs);
 
 #endif
