@@ -71,27 +71,27 @@ static void apply_msg(struct store *st, uint32_t nodeid, uint32_t pid, const uin
 
 static void queue_push(struct store *st, uint32_t nodeid, uint32_t pid, const void *msg, size_t len)
 {
-    uint8_t *copy = malloc(len);
+    struct qmsg *q;
 
     if (st->nq == st->capq) {
         size_t cap = st->capq ? st->capq * 2 : 64;
-        struct qmsg *q = realloc(st->queue, cap * sizeof(*q));
-        if (!q) {
-            free(copy);
-            copy = NULL;
-        } else {
-            st->queue = q;
+        struct qmsg *a = realloc(st->queue, cap * sizeof(*a));
+        if (a) {
+            st->queue = a;
             st->capq = cap;
         }
     }
-    if (!copy) {
+    if (st->nq == st->capq || !(st->queue[st->nq].buf = malloc(len))) {
         /* Losing a change would split this node from the others: resync instead. */
         clog_append("store", "out of memory queueing a change; leaving to resync");
         grp_rejoin(st->grp);
         return;
     }
-    memcpy(copy, msg, len);
-    st->queue[st->nq++] = (struct qmsg){nodeid, pid, len, copy};
+    q = &st->queue[st->nq++];
+    memcpy(q->buf, msg, len);
+    q->nodeid = nodeid;
+    q->pid = pid;
+    q->len = len;
 }
 
 /* Applies (or drops) the queued changes; a dropped one of ours fails its writer. */
@@ -257,6 +257,8 @@ int store_cl_commit(struct store *st, uint8_t *buf, size_t len, uint64_t seq,
         return res->err = -ETIMEDOUT;
     }
     w.next = st->waiters;
+    /* w lives on this stack until it is unlinked below, before the return. */
+    // cppcheck-suppress autoVariables
     st->waiters = &w;
     pthread_mutex_unlock(&st->commit_lock);
 

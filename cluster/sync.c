@@ -13,7 +13,7 @@
 #define SYNC_VERSION 1
 #define HDR          16
 #define MAX_MEMBERS  64
-#define CHUNK        (192 * 1024) /* keeps every message well inside corosync's limits */
+#define CHUNK        ((size_t)192 * 1024) /* keeps every message well inside corosync's limits */
 
 enum { T_START = 1, T_STATE, T_INDEX, T_DATA, T_END, T_VERIFY_REQ, T_VERIFY };
 
@@ -458,7 +458,7 @@ static int pack_row(void *arg, const struct db_row *r)
 }
 
 /* Leader: sends DATA and END once every differing member's index is in. */
-static void lead(struct sync *s)
+static void send_leader_data(struct sync *s)
 {
     struct idset upd = {0}, del = {0};
     struct memdb_ix *own = NULL;
@@ -532,7 +532,7 @@ static void on_index(struct sync *s, uint32_t from, struct wire_r *r)
     }
     m->indexed = last;
     if (last)
-        lead(s);
+        send_leader_data(s);
 }
 
 static int stage_row(struct staged *st, struct wire_r *r)
