@@ -14,6 +14,7 @@
 struct grp {
     cpg_handle_t h; /* protected by lock (replaced on reconnect) */
     pthread_mutex_t lock;
+    pthread_mutex_t send_lock; /* libqb's IPC client takes one sender at a time */
     struct cpg_name name;
     const struct grp_ops *ops;
     void *arg;
@@ -146,6 +147,7 @@ int grp_open(struct grp **out, const char *name, const struct grp_ops *ops, void
     if (!g)
         return -ENOMEM;
     pthread_mutex_init(&g->lock, NULL);
+    pthread_mutex_init(&g->send_lock, NULL);
     snprintf(g->name.value, sizeof(g->name.value), "%s", name);
     g->name.length = (uint32_t)strlen(g->name.value);
     g->ops = ops;
@@ -195,6 +197,7 @@ void grp_close(struct grp *g)
     close(g->wake[0]);
     close(g->wake[1]);
     pthread_mutex_destroy(&g->lock);
+    pthread_mutex_destroy(&g->send_lock);
     free(g);
 }
 
@@ -211,7 +214,9 @@ int grp_send(struct grp *g, const void *msg, size_t len)
         pthread_mutex_unlock(&g->lock);
         if (!h)
             return -EIO;
+        pthread_mutex_lock(&g->send_lock);
         rc = cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1);
+        pthread_mutex_unlock(&g->send_lock);
         if (rc == CS_ERR_TRY_AGAIN)
             usleep(i < 10 ? 1000 : 5000);
     }

@@ -20,6 +20,9 @@
 #define SYNC_WAIT_S    60 /* a writer waits this long for a sync to finish */
 #define APPLY_WAIT_S   60 /* and this long for its own change to come back */
 #define VERIFY_EVERY_S 60
+#define ACK_WAIT_S     10          /* a writer waits this long for the others to have applied it */
+#define ACK_MAGIC      0x5056414bu /* "PVAK": magic u32, version u16, 0 u16, epoch u64, pos u64 */
+#define ACK_VERSION    1
 
 static void deadline_in(struct timespec *ts, int s)
 {
@@ -28,11 +31,14 @@ static void deadline_in(struct timespec *ts, int s)
 }
 
 /* Wakes the writer of seq (commit_lock held). */
-static void complete(struct store *st, uint64_t seq, const struct memdb_result *res)
+static void complete(struct store *st, uint64_t seq, const struct memdb_result *res, uint64_t pos)
 {
     for (struct waiter *w = st->waiters; w; w = w->next) {
         if (w->seq == seq) {
             w->res = *res;
+            w->pos = pos;
+            w->epoch = st->epoch;
+            w->gen = st->gen;
             w->done = 1;
             pthread_cond_broadcast(&st->cond);
             return;
@@ -40,8 +46,21 @@ static void complete(struct store *st, uint64_t seq, const struct memdb_result *
     }
 }
 
+/* Announces (through the acker thread) that this node applied up to pos. */
+static void applied(struct store *st, uint64_t pos)
+{
+    if (!pos)
+        return;
+    pthread_mutex_lock(&st->commit_lock);
+    if (pos > st->ack_pos) {
+        st->ack_pos = pos;
+        pthread_cond_signal(&st->ack_cond);
+    }
+    pthread_mutex_unlock(&st->commit_lock);
+}
+
 static void apply_msg(struct store *st, uint32_t nodeid, uint32_t pid, const uint8_t *buf,
-                      size_t len)
+                      size_t len, uint64_t pos)
 {
     int ours = nodeid == grp_nodeid(st->grp) && pid == (uint32_t)getpid();
     struct memdb_result res = {.failed_op = -1};
@@ -55,7 +74,7 @@ static void apply_msg(struct store *st, uint32_t nodeid, uint32_t pid, const uin
             snprintf(res.msg, sizeof(res.msg), "the change was malformed: %s", why);
             res.err = -EIO;
             pthread_mutex_lock(&st->commit_lock);
-            complete(st, wire_get(&r, 8), &res);
+            complete(st, wire_get(&r, 8), &res, 0);
             pthread_mutex_unlock(&st->commit_lock);
         }
         return;
@@ -64,9 +83,10 @@ static void apply_msg(struct store *st, uint32_t nodeid, uint32_t pid, const uin
     memdb_apply(st->mem, &b, &res);
     if (ours) {
         pthread_mutex_lock(&st->commit_lock);
-        complete(st, b.seq, &res);
+        complete(st, b.seq, &res, pos);
         pthread_mutex_unlock(&st->commit_lock);
     }
+    applied(st, pos);
 }
 
 static void queue_push(struct store *st, uint32_t nodeid, uint32_t pid, const void *msg, size_t len)
@@ -88,6 +108,7 @@ static void queue_push(struct store *st, uint32_t nodeid, uint32_t pid, const vo
         return;
     }
     q = &st->queue[st->nq++];
+    q->pos = st->pos;
     memcpy(q->buf, msg, len);
     q->nodeid = nodeid;
     q->pid = pid;
@@ -100,7 +121,7 @@ static void queue_run(struct store *st, int apply)
     for (size_t i = 0; i < st->nq; i++) {
         struct qmsg *q = &st->queue[i];
         if (apply) {
-            apply_msg(st, q->nodeid, q->pid, q->buf, q->len);
+            apply_msg(st, q->nodeid, q->pid, q->buf, q->len, q->pos);
         } else if (q->nodeid == grp_nodeid(st->grp) && q->pid == (uint32_t)getpid() &&
                    q->len >= 20) {
             struct wire_r r = {q->buf + 12, q->buf + q->len, 0};
@@ -109,12 +130,34 @@ static void queue_run(struct store *st, int apply)
                      "this node fell out of step with the cluster; "
                      "the change may or may not have been applied");
             pthread_mutex_lock(&st->commit_lock);
-            complete(st, wire_get(&r, 8), &res);
+            complete(st, wire_get(&r, 8), &res, 0);
             pthread_mutex_unlock(&st->commit_lock);
         }
+        if (!apply)
+            applied(st, q->pos);
         free(q->buf);
     }
     st->nq = 0;
+}
+
+static void on_ack(struct store *st, uint32_t nodeid, struct wire_r *r)
+{
+    unsigned ver = (unsigned)wire_get(r, 2), pad = (unsigned)wire_get(r, 2);
+    uint64_t epoch = wire_get(r, 8), pos = wire_get(r, 8);
+
+    if (r->bad || r->p != r->end || ver != ACK_VERSION || pad) {
+        clog_append("store", "dropped a malformed acknowledgement from node %u", nodeid);
+        return;
+    }
+    pthread_mutex_lock(&st->commit_lock);
+    for (size_t i = 0; i < st->nacks; i++) {
+        if (st->acks[i].nodeid == nodeid && (epoch != st->acks[i].epoch || pos > st->acks[i].pos)) {
+            st->acks[i].epoch = epoch;
+            st->acks[i].pos = pos;
+            pthread_cond_broadcast(&st->cond);
+        }
+    }
+    pthread_mutex_unlock(&st->commit_lock);
 }
 
 static void on_deliver(void *arg, uint32_t nodeid, uint32_t pid, const void *msg, size_t len)
@@ -123,14 +166,19 @@ static void on_deliver(void *arg, uint32_t nodeid, uint32_t pid, const void *msg
     struct wire_r r = {msg, (const uint8_t *)msg + len, 0};
     uint32_t magic = (uint32_t)wire_get(&r, 4);
 
-    if (magic == SYNC_MAGIC)
+    if (magic == SYNC_MAGIC) {
         sync_deliver(st->sync, nodeid, msg, len);
-    else if (magic != MSG_MAGIC)
+    } else if (magic == ACK_MAGIC) {
+        on_ack(st, nodeid, &r);
+    } else if (magic != MSG_MAGIC) {
         clog_append("store", "dropped a message of unknown kind from node %u", nodeid);
-    else if (!sync_is_synced(st->sync))
-        queue_push(st, nodeid, pid, msg, len);
-    else
-        apply_msg(st, nodeid, pid, msg, len);
+    } else {
+        st->pos++;
+        if (!sync_is_synced(st->sync))
+            queue_push(st, nodeid, pid, msg, len);
+        else
+            apply_msg(st, nodeid, pid, msg, len, st->pos);
+    }
 }
 
 static void fail_waiters(struct store *st, const char *why)
@@ -165,6 +213,19 @@ static void on_confchg(void *arg, const uint32_t *members, size_t n, const uint3
         queue_run(st, sync_trusted(st->sync));
         clog_append("store", "membership: %zu member(s), %zu left, %zu joined", n, nleft, njoined);
     }
+    /* A new configuration: positions count from zero, waiting writers stop waiting. */
+    st->pos = 0;
+    for (size_t i = 0; i < st->nq; i++)
+        st->queue[i].pos = 0;
+    pthread_mutex_lock(&st->commit_lock);
+    st->gen++;
+    st->ack_pos = st->ack_sent = 0;
+    st->nacks =
+        n < sizeof(st->acks) / sizeof(st->acks[0]) ? n : sizeof(st->acks) / sizeof(st->acks[0]);
+    for (size_t i = 0; i < st->nacks; i++)
+        st->acks[i] = (struct ack){.nodeid = members[i]};
+    pthread_cond_broadcast(&st->cond);
+    pthread_mutex_unlock(&st->commit_lock);
     sync_confchg(st->sync, members, n);
 }
 
@@ -175,10 +236,13 @@ static int env_send(void *arg, const void *msg, size_t len)
     return grp_send(((struct store *)arg)->grp, msg, len);
 }
 
-static void env_synced(void *arg, int synced)
+static void env_synced(void *arg, int synced, uint64_t epoch)
 {
     struct store *st = arg;
 
+    pthread_mutex_lock(&st->commit_lock);
+    st->epoch = epoch;
+    pthread_mutex_unlock(&st->commit_lock);
     if (synced)
         queue_run(st, 1);
     pthread_mutex_lock(&st->commit_lock);
@@ -190,6 +254,35 @@ static void env_synced(void *arg, int synced)
 static void env_rejoin(void *arg)
 {
     grp_rejoin(((struct store *)arg)->grp);
+}
+
+/* Sends the newest applied position, coalescing bursts into one message. */
+static void *acker_main(void *arg)
+{
+    struct store *st = arg;
+
+    pthread_mutex_lock(&st->commit_lock);
+    while (!__atomic_load_n(&st->stop, __ATOMIC_ACQUIRE)) {
+        uint8_t buf[24];
+        struct wire_w w = {buf};
+        uint64_t pos = st->ack_pos, epoch = st->epoch;
+
+        if (pos == st->ack_sent) {
+            pthread_cond_wait(&st->ack_cond, &st->commit_lock);
+            continue;
+        }
+        st->ack_sent = pos;
+        pthread_mutex_unlock(&st->commit_lock);
+        wire_put(&w, ACK_MAGIC, 4);
+        wire_put(&w, ACK_VERSION, 2);
+        wire_put(&w, 0, 2);
+        wire_put(&w, epoch, 8);
+        wire_put(&w, pos, 8);
+        grp_send(st->grp, buf, sizeof(buf));
+        pthread_mutex_lock(&st->commit_lock);
+    }
+    pthread_mutex_unlock(&st->commit_lock);
+    return NULL;
 }
 
 static void *ticker_main(void *arg)
@@ -217,7 +310,8 @@ int store_cl_open(struct store *st, int wait_s, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         rc = -ENOMEM;
     } else if ((rc = grp_start(st->grp)) ||
-               (rc = -pthread_create(&st->ticker, NULL, ticker_main, st))) {
+               (rc = -pthread_create(&st->ticker, NULL, ticker_main, st)) ||
+               (rc = -pthread_create(&st->acker, NULL, acker_main, st))) {
         snprintf(err, errlen, "cannot start the cluster threads");
     }
     if (rc) {
@@ -232,12 +326,46 @@ int store_cl_open(struct store *st, int wait_s, char *err, size_t errlen)
 void store_cl_close(struct store *st)
 {
     __atomic_store_n(&st->stop, 1, __ATOMIC_RELEASE);
-    if (st->sync)
+    pthread_mutex_lock(&st->commit_lock);
+    pthread_cond_broadcast(&st->ack_cond);
+    pthread_mutex_unlock(&st->commit_lock);
+    if (st->sync) {
         pthread_join(st->ticker, NULL);
+        pthread_join(st->acker, NULL);
+    }
     grp_close(st->grp);
     queue_run(st, 0);
     free(st->queue);
     sync_free(st->sync);
+}
+
+/* 1 once every member has applied w (commit_lock held). */
+static int acked(struct store *st, const struct waiter *w)
+{
+    if (st->gen != w->gen)
+        return 1; /* the membership changed: the sync brings everyone to this state */
+    for (size_t i = 0; i < st->nacks; i++)
+        if (st->acks[i].epoch != w->epoch || st->acks[i].pos < w->pos)
+            return 0;
+    return 1;
+}
+
+/*
+ * Read-after-write across nodes: a change is acknowledged only once every member
+ * has applied it, so a read on any node right after write(2) returns sees it.
+ */
+static void wait_acks(struct store *st, const struct waiter *w)
+{
+    struct timespec until;
+
+    if (!w->pos)
+        return;
+    deadline_in(&until, ACK_WAIT_S);
+    pthread_mutex_lock(&st->commit_lock);
+    while (!acked(st, w))
+        if (pthread_cond_timedwait(&st->cond, &st->commit_lock, &until) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&st->commit_lock);
 }
 
 int store_cl_commit(struct store *st, uint8_t *buf, size_t len, uint64_t seq,
@@ -286,6 +414,8 @@ int store_cl_commit(struct store *st, uint8_t *buf, size_t len, uint64_t seq,
                  APPLY_WAIT_S);
         return res->err = -ETIMEDOUT;
     }
+    if (!w.res.err)
+        wait_acks(st, &w);
     *res = w.res;
     return res->err;
 }

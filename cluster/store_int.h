@@ -13,11 +13,19 @@ struct waiter {
     uint64_t seq;
     int done;
     struct memdb_result res;
+    uint64_t pos, epoch, gen; /* where it was applied: for the acknowledgements */
     struct waiter *next;
+};
+
+/* How far a member has applied the current configuration's changes. */
+struct ack {
+    uint32_t nodeid;
+    uint64_t epoch, pos;
 };
 
 /* A change delivered while a sync runs: applied, in order, once it is over. */
 struct qmsg {
+    uint64_t pos; /* its place in this configuration's stream; 0: an older one's */
     uint32_t nodeid, pid;
     size_t len;
     uint8_t *buf;
@@ -41,8 +49,17 @@ struct store {
     int synced;             /* commit_lock */
     struct qmsg *queue;     /* dispatch thread only */
     size_t nq, capq;
-    pthread_t ticker;
+    pthread_t ticker, acker;
     int stop; /* atomic */
+    /* read-after-write: every member acknowledges how far it has applied */
+    uint64_t pos;        /* dispatch thread: changes delivered in this configuration */
+    uint64_t ack_pos;    /* commit_lock: applied here, to be announced */
+    uint64_t ack_sent;   /* acker thread */
+    uint64_t gen;        /* commit_lock: bumped at every membership change */
+    uint64_t epoch;      /* commit_lock: the sync epoch this node last reached */
+    struct ack acks[64]; /* commit_lock: one per member */
+    size_t nacks;
+    pthread_cond_t ack_cond; /* wakes the acker */
 };
 
 int store_cl_open(struct store *st, int wait_s, char *err, size_t errlen);

@@ -109,7 +109,7 @@ static void set_phase(struct sync *s, enum phase p)
         s->trusted = 0;
     s->phase = p;
     if (was != now)
-        s->env.synced(s->env.arg, now);
+        s->env.synced(s->env.arg, now, s->epoch);
 }
 
 /* A node whose state proved wrong gives up any claim to lead the next sync. */

@@ -36,8 +36,11 @@ struct sync_env {
     struct memdb *mem;
     void *arg;
     int (*send)(void *arg, const void *msg, size_t len);
-    /* The node has reached the agreed state (replay the queue) or left it. */
-    void (*synced)(void *arg, int synced);
+    /*
+     * The node has reached the agreed state of sync epoch (replay the queue) or left
+     * it. Called with the sync's lock held: it must not call back into sync.
+     */
+    void (*synced)(void *arg, int synced, uint64_t epoch);
     /* This node's state disagrees: leave the group and join again. */
     void (*rejoin)(void *arg);
 };

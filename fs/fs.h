@@ -86,6 +86,8 @@ void fs_obj(struct fs *fs, uint64_t dir, struct pv_obj *o);
 void fs_stat(struct fs *fs, const struct fs_node *n, struct stat *st);
 /* The entry reply (attributes, timeouts, generation) for n. */
 void fs_fill_entry(struct fs *fs, const struct fs_node *n, struct fuse_entry_param *e);
+/* Seconds the kernel may cache the name of n (n NULL: a miss). */
+double fs_entry_timeout(struct fs *fs, const struct fs_node *n);
 /* Seconds attributes of n may be cached by the kernel. */
 double fs_attr_timeout(const struct fs_node *n);
 

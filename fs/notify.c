@@ -110,11 +110,17 @@ void notify_changes(void *arg, const struct memdb_change *c, int n)
         /* The kernel already knows what came through it; only others' changes need telling. */
         if (c[i].writer == self)
             continue;
+        /*
+         * Attributes only. Names are never invalidated: the kernel takes the directory's
+         * lock for that, and a local writer holding it while it waits for this daemon
+         * deadlocks a daemon that dies meanwhile. A cluster node caches no names instead
+         * (fs_entry_timeout).
+         */
         queue_inval(nt, c[i].inode, 0, NULL);
         if (c[i].code == MSG_CREATE || c[i].code == MSG_DELETE || c[i].code == MSG_RENAME)
-            queue_inval(nt, 0, c[i].parent, c[i].name);
-        if (c[i].code == MSG_RENAME)
-            queue_inval(nt, 0, c[i].old_parent, c[i].old_name);
+            queue_inval(nt, c[i].parent, 0, NULL);
+        if (c[i].code == MSG_RENAME && c[i].old_parent != c[i].parent)
+            queue_inval(nt, c[i].old_parent, 0, NULL);
     }
     nt->kick = 1; /* pollers of derived files (guest status) re-check now */
     pthread_cond_signal(&nt->cond);

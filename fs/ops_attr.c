@@ -30,8 +30,16 @@ void fs_fill_entry(struct fs *fs, const struct fs_node *n, struct fuse_entry_par
     e->generation = memdb_epoch(fs->mem);
     fs_stat(fs, n, &e->attr);
     e->attr_timeout = fs_attr_timeout(n);
-    e->entry_timeout =
-        n->what == N_VMLINK ? 1.0 : 10.0; /* names change only by us or with an invalidation */
+    e->entry_timeout = fs_entry_timeout(fs, n);
+}
+
+double fs_entry_timeout(struct fs *fs, const struct fs_node *n)
+{
+    /* Other nodes change names behind the kernel's back, and names are never invalidated. */
+    if (fs->cl || !n)
+        return 0.0;
+    /* A standalone node's names change only through the kernel. */
+    return n->what == N_VMLINK ? 1.0 : 10.0;
 }
 
 /* Finds name in directory parent; returns its node id or 0. Lock held. */
@@ -83,7 +91,8 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     if (!ino || fs_resolve_locked(fs, ino, &n)) {
         memdb_unlock(fs->mem);
         memset(&e, 0, sizeof(e));
-        e.entry_timeout = 1.0; /* cache the miss; local creates invalidate it */
+        /* cache the miss (standalone: local creates invalidate it) */
+        e.entry_timeout = fs->cl ? 0.0 : 1.0;
         fuse_reply_entry(req, &e);
         return;
     }

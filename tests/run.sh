@@ -28,7 +28,7 @@ fi
 
 echo "== system tests (pytest, daemon $PVEFSD)"
 PY=/usr/bin/python3
-"$PY" -m pytest -q -rs -p no:cacheprovider --junitxml=build/test-results/system.xml tests/system "$@"
+"$PY" -m pytest -q -rs -p no:cacheprovider --junitxml=build/test-results/system.xml tests/system tests/cluster "$@"
 rc=$?
 if [ -f build/test-results/system.xml ] && [ $rc -ne 5 ]; then
 	read -r p f s < <("$PY" - build/test-results/system.xml <<'PYEOF'

@@ -129,7 +129,7 @@ static void *skeleton_main(void *arg)
     while (!__atomic_load_n(&stopping, __ATOMIC_ACQUIRE)) {
         if (store_quorate(fs->st) && fs_skeleton(fs, err, sizeof(err)) == 0)
             return NULL;
-        sleep(1);
+        usleep(100000);
     }
     return NULL;
 }

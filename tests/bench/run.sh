@@ -244,4 +244,5 @@ grep -v 'tree: created' "$W/pvefsd.log" | sort | uniq -c | sort -rn | head -10 |
 echo
 echo "summary ($((SECONDS - T_START)) s, $MISSES aim(s) missed):"
 printf '  %s\n' "${SUMMARY[@]}"
+tests/bench/cluster.sh || { log "bench: the cluster benchmarks (tests/bench/cluster.sh) could not run"; exit 1; }
 exit 0

@@ -170,8 +170,9 @@ static void db_state(const char *dir, uint64_t *version, uint64_t *digest)
     db_close(db);
 }
 
-static void env_synced(void *arg, int synced)
+static void env_synced(void *arg, int synced, uint64_t epoch)
 {
+    (void)epoch;
     struct node *n = arg;
 
     if (synced)
