@@ -128,11 +128,9 @@ uint64_t memdb_row_hash(const struct db_row *r)
     return XXH3_64bits_digest(&st);
 }
 
-static struct db_row row_of(const struct memdb_entry *e);
-
 static void entry_rehash(struct memdb *m, struct memdb_entry *e, int add)
 {
-    struct db_row r = row_of(e);
+    struct db_row r = memdb_row_of(e);
 
     m->digest -= e->hash;
     e->hash = add ? memdb_row_hash(&r) : 0;
@@ -403,7 +401,7 @@ static int load_tree(struct memdb *m, char *err, size_t errlen)
     return rc;
 }
 
-static struct db_row row_of(const struct memdb_entry *e)
+struct db_row memdb_row_of(const struct memdb_entry *e)
 {
     struct db_row r = {
         .inode = e->inode,
@@ -425,7 +423,7 @@ static struct db_row row_of(const struct memdb_entry *e)
 
 int memdb_persist(struct memdb *m, const struct memdb_entry *e)
 {
-    struct db_row r = row_of(e);
+    struct db_row r = memdb_row_of(e);
 
     return m->db ? db_put(m->db, &r) : 0;
 }

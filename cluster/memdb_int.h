@@ -48,6 +48,8 @@ int memdb_link_rest(struct memdb *m, struct memdb_entry *e);
 int memdb_reload(struct memdb *m, char *err, size_t errlen);
 
 uint32_t memdb_uniq_class(struct memdb *m, uint16_t objtype);
+/* e as a row (pointers into e). */
+struct db_row memdb_row_of(const struct memdb_entry *e);
 /* The digest contribution of an entry with these fields. */
 uint64_t memdb_row_hash(const struct db_row *r);
 

@@ -52,26 +52,6 @@ int memdb_index(struct memdb *m, struct memdb_ix **out, size_t *n, uint64_t *ver
     return 0;
 }
 
-static struct db_row row_of(const struct memdb_entry *e)
-{
-    struct db_row r = {
-        .inode = e->inode,
-        .parent = e->parent,
-        .version = e->version,
-        .writer = e->writer,
-        .mtime = e->mtime,
-        .kind = e->kind,
-        .objtype = e->objtype,
-        .mode = e->mode,
-        .uid = e->uid,
-        .gid = e->gid,
-        .name = e->name,
-        .data = e->data,
-        .size = e->size,
-    };
-    return r;
-}
-
 int memdb_export(struct memdb *m, const uint64_t *inodes, size_t n,
                  int (*fn)(void *arg, const struct db_row *row), void *arg)
 {
@@ -81,7 +61,7 @@ int memdb_export(struct memdb *m, const uint64_t *inodes, size_t n,
     for (size_t i = 0; i < n && !rc; i++) {
         const struct memdb_entry *e = memdb_get(m, inodes[i]);
         if (e) {
-            struct db_row r = row_of(e);
+            struct db_row r = memdb_row_of(e);
             rc = fn(arg, &r);
         }
     }

@@ -60,7 +60,6 @@ int store_open(struct store **out, const struct store_cfg *cfg, char *err, size_
     st->quorate = 1; /* the loopback transport is its own majority */
     pthread_mutex_init(&st->commit_lock, NULL);
     pthread_cond_init(&st->cond, NULL);
-    pthread_cond_init(&st->ack_cond, NULL);
     if (!(st->node = strdup(cfg->node))) {
         rc = -ENOMEM;
         goto out_free;
@@ -107,7 +106,6 @@ void store_close(struct store *st)
         close(st->lockfd);
     pthread_mutex_destroy(&st->commit_lock);
     pthread_cond_destroy(&st->cond);
-    pthread_cond_destroy(&st->ack_cond);
     free(st->node);
     free(st);
 }

@@ -46,17 +46,28 @@ static void complete(struct store *st, uint64_t seq, const struct memdb_result *
     }
 }
 
-/* Announces (through the acker thread) that this node applied up to pos. */
+/*
+ * Announces that this node applied up to pos. Sent from the dispatch thread
+ * itself: a hand-off to another thread costs a scheduling round on every write.
+ */
 static void applied(struct store *st, uint64_t pos)
 {
+    uint8_t buf[24];
+    struct wire_w w = {buf};
+    uint64_t epoch;
+
     if (!pos)
         return;
     pthread_mutex_lock(&st->commit_lock);
-    if (pos > st->ack_pos) {
-        st->ack_pos = pos;
-        pthread_cond_signal(&st->ack_cond);
-    }
+    epoch = st->epoch;
     pthread_mutex_unlock(&st->commit_lock);
+    wire_put(&w, ACK_MAGIC, 4);
+    wire_put(&w, ACK_VERSION, 2);
+    wire_put(&w, 0, 2);
+    wire_put(&w, epoch, 8);
+    wire_put(&w, pos, 8);
+    if (grp_send(st->grp, buf, sizeof(buf)))
+        clog_append("store", "cannot send an acknowledgement; writers on other nodes will wait");
 }
 
 static void apply_msg(struct store *st, uint32_t nodeid, uint32_t pid, const uint8_t *buf,
@@ -219,7 +230,6 @@ static void on_confchg(void *arg, const uint32_t *members, size_t n, const uint3
         st->queue[i].pos = 0;
     pthread_mutex_lock(&st->commit_lock);
     st->gen++;
-    st->ack_pos = st->ack_sent = 0;
     st->nacks =
         n < sizeof(st->acks) / sizeof(st->acks[0]) ? n : sizeof(st->acks) / sizeof(st->acks[0]);
     for (size_t i = 0; i < st->nacks; i++)
@@ -256,35 +266,6 @@ static void env_rejoin(void *arg)
     grp_rejoin(((struct store *)arg)->grp);
 }
 
-/* Sends the newest applied position, coalescing bursts into one message. */
-static void *acker_main(void *arg)
-{
-    struct store *st = arg;
-
-    pthread_mutex_lock(&st->commit_lock);
-    while (!__atomic_load_n(&st->stop, __ATOMIC_ACQUIRE)) {
-        uint8_t buf[24];
-        struct wire_w w = {buf};
-        uint64_t pos = st->ack_pos, epoch = st->epoch;
-
-        if (pos == st->ack_sent) {
-            pthread_cond_wait(&st->ack_cond, &st->commit_lock);
-            continue;
-        }
-        st->ack_sent = pos;
-        pthread_mutex_unlock(&st->commit_lock);
-        wire_put(&w, ACK_MAGIC, 4);
-        wire_put(&w, ACK_VERSION, 2);
-        wire_put(&w, 0, 2);
-        wire_put(&w, epoch, 8);
-        wire_put(&w, pos, 8);
-        grp_send(st->grp, buf, sizeof(buf));
-        pthread_mutex_lock(&st->commit_lock);
-    }
-    pthread_mutex_unlock(&st->commit_lock);
-    return NULL;
-}
-
 static void *ticker_main(void *arg)
 {
     struct store *st = arg;
@@ -310,8 +291,7 @@ int store_cl_open(struct store *st, int wait_s, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         rc = -ENOMEM;
     } else if ((rc = grp_start(st->grp)) ||
-               (rc = -pthread_create(&st->ticker, NULL, ticker_main, st)) ||
-               (rc = -pthread_create(&st->acker, NULL, acker_main, st))) {
+               (rc = -pthread_create(&st->ticker, NULL, ticker_main, st))) {
         snprintf(err, errlen, "cannot start the cluster threads");
     }
     if (rc) {
@@ -326,13 +306,8 @@ int store_cl_open(struct store *st, int wait_s, char *err, size_t errlen)
 void store_cl_close(struct store *st)
 {
     __atomic_store_n(&st->stop, 1, __ATOMIC_RELEASE);
-    pthread_mutex_lock(&st->commit_lock);
-    pthread_cond_broadcast(&st->ack_cond);
-    pthread_mutex_unlock(&st->commit_lock);
-    if (st->sync) {
+    if (st->sync)
         pthread_join(st->ticker, NULL);
-        pthread_join(st->acker, NULL);
-    }
     grp_close(st->grp);
     queue_run(st, 0);
     free(st->queue);

@@ -49,17 +49,14 @@ struct store {
     int synced;             /* commit_lock */
     struct qmsg *queue;     /* dispatch thread only */
     size_t nq, capq;
-    pthread_t ticker, acker;
+    pthread_t ticker;
     int stop; /* atomic */
     /* read-after-write: every member acknowledges how far it has applied */
     uint64_t pos;        /* dispatch thread: changes delivered in this configuration */
-    uint64_t ack_pos;    /* commit_lock: applied here, to be announced */
-    uint64_t ack_sent;   /* acker thread */
     uint64_t gen;        /* commit_lock: bumped at every membership change */
     uint64_t epoch;      /* commit_lock: the sync epoch this node last reached */
     struct ack acks[64]; /* commit_lock: one per member */
     size_t nacks;
-    pthread_cond_t ack_cond; /* wakes the acker */
 };
 
 int store_cl_open(struct store *st, int wait_s, char *err, size_t errlen);
