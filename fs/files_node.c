@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../cluster/clog.h"
+#include "../drivers/drv.h"
 #include "../cluster/kvs.h"
 #include "files.h"
 #include "fs.h"
@@ -175,8 +176,33 @@ static int remote_status_render(const struct pv_obj *o, struct pv_buf *out)
     return out->oom ? -ENOMEM : 0;
 }
 
+/* Counts this node's guests and those its drivers report running. */
+static void guest_counts(const struct pv_obj *o, unsigned *total, unsigned *running)
+{
+    static const struct {
+        const char *dir, *kind;
+    } kinds[] = {{"qemu", "qemu"}, {"lxc", "lxc"}};
+    const struct memdb_entry *d;
+    char st[32];
+
+    *total = *running = 0;
+    memdb_rdlock(o->fs->mem);
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        if (!(d = memdb_lookup(o->fs->mem, o->dir, kinds[k].dir)))
+            continue;
+        for (uint32_t i = 0; i < d->nkids; i++) {
+            struct drv_guest g = {kinds[k].kind, o->name, d->kids[i]->name};
+            (*total)++;
+            if (drv_guest(g.kind)->state(&g, st, sizeof(st)) == 0 && strcmp(st, "running") == 0)
+                (*running)++;
+        }
+    }
+    memdb_unlock(o->fs->mem);
+}
+
 int node_status_render(const struct pv_obj *o, struct pv_buf *out)
 {
+    unsigned guests, running;
     struct node_fig f;
 
     if (strcmp(o->name, o->fs->node) != 0)
@@ -189,6 +215,8 @@ int node_status_render(const struct pv_obj *o, struct pv_buf *out)
                   o->name, f.uptime, f.kernel, f.cpus, f.cpu, f.load[0], f.load[1], f.load[2],
                   f.memtotal, f.memused, f.memfree, f.swaptotal, f.swapused, f.roottotal,
                   f.rootused);
+    guest_counts(o, &guests, &running);
+    pv_buf_printf(out, "guests: %u\nguests_running: %u\n", guests, running);
     return 0;
 }
 

@@ -46,6 +46,21 @@ def test_cluster_files_refuse_writes(pvefs_mod):
             assert read_bytes(d.p("cluster/" + name)) == before
 
 
+def test_node_status_counts_guests(pvefs):
+    d = pvefs
+
+    def counts():
+        kv = dict(l.split(": ", 1) for l in read_text(d.p("nodes/%s/status" % NODE)).splitlines())
+        return int(kv["guests"]), int(kv["guests_running"])
+
+    assert counts() == (0, 0)
+    d.mkvm(100)
+    d.mkct(200)
+    assert counts() == (2, 0)  # no driver has started anything
+    os.rmdir(d.vm(100))
+    assert counts() == (1, 0)
+
+
 def test_node_status(pvefs_mod):
     d = pvefs_mod
     text = read_text(d.p("nodes/%s/status" % NODE))
