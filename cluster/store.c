@@ -130,6 +130,12 @@ int store_quorate(struct store *st)
     return __atomic_load_n(&st->quorate, __ATOMIC_ACQUIRE);
 }
 
+void store_set_abort(struct store *st, int (*aborted)(void *arg), void *arg)
+{
+    st->abort_arg = arg;
+    st->aborted = aborted;
+}
+
 void store_set_quorate(struct store *st, int quorate)
 {
     __atomic_store_n(&st->quorate, quorate ? 1 : 0, __ATOMIC_RELEASE);

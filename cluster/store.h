@@ -43,6 +43,9 @@ int store_commit(struct store *st, struct msg_batch *b, struct memdb_result *res
 
 void store_on_change(struct store *st, memdb_change_fn fn, void *arg);
 
+/* Lets waiting writers notice that the daemon is stopping (cluster mode). */
+void store_set_abort(struct store *st, int (*aborted)(void *arg), void *arg);
+
 /* Rewrites the pid in the lock file (after daemonizing). */
 void store_note_pid(struct store *st);
 

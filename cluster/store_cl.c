@@ -314,6 +314,34 @@ void store_cl_close(struct store *st)
     sync_free(st->sync);
 }
 
+/*
+ * Waits on st->cond (commit_lock held) for at most a quarter second, so that a
+ * stopping daemon is noticed. Returns ETIMEDOUT past until, ESHUTDOWN if the
+ * daemon stops, else 0.
+ */
+static int wait_slice(struct store *st, const struct timespec *until)
+{
+    struct timespec now, slice;
+
+    if (st->aborted && st->aborted(st->abort_arg))
+        return ESHUTDOWN;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (now.tv_sec > until->tv_sec ||
+        (now.tv_sec == until->tv_sec && now.tv_nsec >= until->tv_nsec))
+        return ETIMEDOUT;
+    slice = now;
+    slice.tv_nsec += 250000000L;
+    if (slice.tv_nsec >= 1000000000L) {
+        slice.tv_sec++;
+        slice.tv_nsec -= 1000000000L;
+    }
+    if (slice.tv_sec > until->tv_sec ||
+        (slice.tv_sec == until->tv_sec && slice.tv_nsec > until->tv_nsec))
+        slice = *until;
+    pthread_cond_timedwait(&st->cond, &st->commit_lock, &slice);
+    return 0;
+}
+
 /* 1 once every member has applied w (commit_lock held). */
 static int acked(struct store *st, const struct waiter *w)
 {
@@ -338,7 +366,7 @@ static void wait_acks(struct store *st, const struct waiter *w)
     deadline_in(&until, ACK_WAIT_S);
     pthread_mutex_lock(&st->commit_lock);
     while (!acked(st, w))
-        if (pthread_cond_timedwait(&st->cond, &st->commit_lock, &until) == ETIMEDOUT)
+        if (wait_slice(st, &until))
             break;
     pthread_mutex_unlock(&st->commit_lock);
 }
@@ -352,12 +380,14 @@ int store_cl_commit(struct store *st, uint8_t *buf, size_t len, uint64_t seq,
 
     pthread_mutex_lock(&st->commit_lock);
     deadline_in(&until, SYNC_WAIT_S);
-    while (!st->synced && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&st->cond, &st->commit_lock, &until);
+    while (!st->synced && !rc)
+        rc = wait_slice(st, &until);
     if (!st->synced) {
         pthread_mutex_unlock(&st->commit_lock);
-        snprintf(res->msg, sizeof(res->msg), "the cluster is still syncing; try again");
-        return res->err = -ETIMEDOUT;
+        snprintf(res->msg, sizeof(res->msg), "%s",
+                 rc == ESHUTDOWN ? "pvefsd is stopping"
+                                 : "the cluster is still syncing; try again");
+        return res->err = -rc;
     }
     w.next = st->waiters;
     /* w lives on this stack until it is unlinked below, before the return. */
@@ -370,7 +400,7 @@ int store_cl_commit(struct store *st, uint8_t *buf, size_t len, uint64_t seq,
     pthread_mutex_lock(&st->commit_lock);
     deadline_in(&until, APPLY_WAIT_S);
     while (!rc && !w.done)
-        if (pthread_cond_timedwait(&st->cond, &st->commit_lock, &until) == ETIMEDOUT)
+        if (wait_slice(st, &until))
             break;
     for (pp = &st->waiters; *pp; pp = &(*pp)->next) {
         if (*pp == &w) {

@@ -50,7 +50,9 @@ struct store {
     struct qmsg *queue;     /* dispatch thread only */
     size_t nq, capq;
     pthread_t ticker;
-    int stop; /* atomic */
+    int stop;                  /* atomic */
+    int (*aborted)(void *arg); /* the daemon is stopping: waiting writers give up */
+    void *abort_arg;
     /* read-after-write: every member acknowledges how far it has applied */
     uint64_t pos;        /* dispatch thread: changes delivered in this configuration */
     uint64_t gen;        /* commit_lock: bumped at every membership change */

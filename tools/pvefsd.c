@@ -120,6 +120,11 @@ static int prepare_mountpoint(const char *mnt)
 
 static int stopping; /* atomic */
 
+static int session_exited(void *arg)
+{
+    return fuse_session_exited(arg);
+}
+
 /* Cluster mode: makes this node's part of the tree once the cluster lets it write. */
 static void *skeleton_main(void *arg)
 {
@@ -195,6 +200,7 @@ int main(int argc, char **argv)
     if (fuse_daemonize(o.foreground))
         goto out_unmount;
     store_note_pid(fs.st);
+    store_set_abort(fs.st, session_exited, se);
     store_on_change(fs.st, notify_changes, &fs);
     if (notify_start(&fs)) {
         fprintf(stderr, "pvefsd: cannot start the notifier thread\n");
