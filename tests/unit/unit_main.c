@@ -7,10 +7,11 @@ extern const struct unit_test conf_tests[];
 extern const struct unit_test memdb_tests[];
 extern const struct unit_test msg_tests[];
 extern const struct unit_test sync_tests[];
+extern const struct unit_test sync_fault_tests[];
 extern const struct unit_test kvs_tests[];
 
-static const struct unit_test *const suites[] = {conf_tests, memdb_tests, msg_tests, sync_tests,
-                                                 kvs_tests};
+static const struct unit_test *const suites[] = {conf_tests, memdb_tests,      msg_tests,
+                                                 sync_tests, sync_fault_tests, kvs_tests};
 
 int main(int argc, char **argv)
 {
