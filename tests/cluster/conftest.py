@@ -9,9 +9,7 @@ a test stuck in a FUSE request gets ENOTCONN. Cleanup always runs. Sanitizer rep
 any node's pvefsd output fail the test.
 """
 import os
-import signal
 import sys
-import threading
 
 import pytest
 
@@ -45,22 +43,8 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture(autouse=True)
 def _budget(request):
     m = request.node.get_closest_marker("budget")
-    budget = int(m.args[0]) if m else DEFAULT_BUDGET
-
-    def on_alarm(signum, frame):
-        raise TestTimeout("test exceeded its %d s budget" % budget)
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(budget)
-    dog = threading.Timer(budget + 10, clusterlib.kill_all_live_daemons)
-    dog.daemon = True
-    dog.start()
-    try:
+    with clusterlib.pvefslib.time_budget(int(m.args[0]) if m else DEFAULT_BUDGET, clusterlib.kill_all_live_daemons, TestTimeout):
         yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
-        dog.cancel()
 
 
 def _dump(c):

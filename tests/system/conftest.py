@@ -10,9 +10,7 @@ runs out, SIGALRM raises in the test, and a watchdog thread SIGKILLs (by PID) ev
 this session started, so a test stuck inside a FUSE request gets ENOTCONN instead of hanging.
 """
 import os
-import signal
 import sys
-import threading
 
 import pytest
 
@@ -48,23 +46,8 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture(autouse=True)
 def _budget(request):
     m = request.node.get_closest_marker("budget")
-    budget = int(m.args[0]) if m else DEFAULT_BUDGET
-
-    def on_alarm(signum, frame):
-        raise TestTimeout("test exceeded its %d s budget" % budget)
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(budget)
-    # If the test is blocked in a FUSE request, SIGALRM alone cannot get it out.
-    dog = threading.Timer(budget + 10, pvefslib.kill_all_live_daemons)
-    dog.daemon = True
-    dog.start()
-    try:
+    with pvefslib.time_budget(int(m.args[0]) if m else DEFAULT_BUDGET, pvefslib.kill_all_live_daemons, TestTimeout):
         yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
-        dog.cancel()
 
 
 def _sanitizer_report(d):

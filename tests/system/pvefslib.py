@@ -2,6 +2,7 @@
 
 Nothing here depends on files outside the repository.
 """
+import contextlib
 import errno
 import os
 import re
@@ -9,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -402,3 +404,23 @@ def compile_helper(src, out, libs=()):
     if p.returncode != 0:
         return None, p.stderr
     return out, ""
+
+
+@contextlib.contextmanager
+def time_budget(seconds, on_overrun, exc_type):
+    """Raises exc_type in the test after `seconds`; `on_overrun` runs 10 s later if the test is
+    still stuck (a test blocked in a FUSE request only gets out once its daemon is killed)."""
+    def on_alarm(signum, frame):
+        raise exc_type("test exceeded its %d s budget" % seconds)
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(seconds)
+    dog = threading.Timer(seconds + 10, on_overrun)
+    dog.daemon = True
+    dog.start()
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+        dog.cancel()
