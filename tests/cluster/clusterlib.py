@@ -439,14 +439,7 @@ class Node:
         """SIGKILL pvefsd by PID; lazily detaches the dead mount it leaves."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.kill()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
-        LIVE_DAEMONS.pop(self.proc.pid, None)
-        self.last_rc = self.proc.returncode
+        self.last_rc = pvefslib.kill_and_reap(self.proc, LIVE_DAEMONS)
         detach(self.mnt)
 
     def restart(self, kill9=False, **kw):

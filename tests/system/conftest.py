@@ -36,13 +36,6 @@ def pytest_report_header(config):
                                      "SHARED with pid 1 (run through tests/run.sh, which unshares it)")]
 
 
-@pytest.hookimpl(hookwrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    rep = outcome.get_result()
-    setattr(item, "rep_" + rep.when, rep)
-
-
 @pytest.fixture(autouse=True)
 def _budget(request):
     m = request.node.get_closest_marker("budget")

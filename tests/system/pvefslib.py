@@ -309,14 +309,7 @@ class Pvefs:
     def kill9(self):
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.kill()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
-        LIVE_DAEMONS.pop(self.proc.pid, None)
-        self.last_rc = self.proc.returncode
+        self.last_rc = kill_and_reap(self.proc, LIVE_DAEMONS)
 
     def restart(self, kill9=False, detach_stale=False):
         """Stop (SIGTERM, or SIGKILL with kill9=True) and start again on the same data dir.
@@ -424,3 +417,15 @@ def time_budget(seconds, on_overrun, exc_type):
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
         dog.cancel()
+
+
+def kill_and_reap(proc, live):
+    """SIGKILL a daemon by PID (if still running), reap it, forget it in `live`; its exit code."""
+    if proc.poll() is None:
+        proc.kill()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+    live.pop(proc.pid, None)
+    return proc.returncode
