@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 export PVEFSD="${PVEFSD:-$PWD/build/asan/pvefsd}"
 # Leaks are reported at exit; a daemon stopped by SIGTERM must still exit 0.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:exitcode=99:abort_on_error=0}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 mkdir -p build/test-results
 
