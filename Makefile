@@ -3,12 +3,12 @@
 # benchmarks; `make run` mounts a single-node /pve in the foreground.
 
 CC       ?= gcc
-PKGS     := fuse3 sqlite3
+PKGS     := fuse3 sqlite3 json-c
 CFLAGS   ?= -O2 -g
 WARN     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LIBS     := $(PKG_LIBS) -lxxhash -lcpg -lquorum -lcmap -lpthread
+LIBS     := $(PKG_LIBS) -lrbd -lrados -lxxhash -lcpg -lquorum -lcmap -lpthread
 SAN      := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 CORE_SRC := $(wildcard cluster/*.c) $(wildcard fs/conf*.c) fs/buf.c

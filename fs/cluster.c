@@ -108,6 +108,7 @@ static int exec_cmd(void *arg, const char *path, const char *cmd, size_t len, ch
                  o.node[0] ? o.node : "none");
         return -EHOSTUNREACH;
     }
+    o.file = file->name;
     rc = file->apply(&o, cmd, len, &e);
     if (rc && e.err)
         rc = -e.err;

@@ -653,6 +653,8 @@ int conf_canonicalize(const struct conf_schema *schema, const char *in, size_t l
     rc = put(&b, "", 0);
     for (size_t i = 0; i < d.n && rc == 0; i++)
         rc = emit_sect(schema, &d.a[i], &b);
+    if (rc == 0 && schema->doc_check)
+        rc = schema->doc_check(b.p ? b.p : "", b.n, err, errlen);
     if (rc == 0) {
         *out = b.p;
         *outlen = b.n;

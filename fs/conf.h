@@ -21,6 +21,8 @@ struct conf_schema;
 
 extern const struct conf_schema conf_qemu_schema;
 extern const struct conf_schema conf_lxc_schema;
+extern const struct conf_schema conf_storage_schema; /* storage/<id>/config */
+extern const struct conf_schema conf_ceph_schema;    /* ceph/config */
 
 /* Room for an error message; messages name the line: "line 3: unknown key 'foo'". */
 #define CONF_ERRLEN 256

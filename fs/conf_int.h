@@ -94,6 +94,8 @@ struct conf_schema {
     int key_dash;          /* '-' allowed in key names */
     int special_sections;  /* [special:cloudinit] / [special:fleecing] */
     int pending_blank_doc; /* write "#" for an empty pending description */
+    /* Whole-document rules (options that depend on each other); NULL if none. */
+    int (*doc_check)(const char *doc, size_t len, char *err, size_t errlen);
 };
 
 /* Shared value types, defined in conf.c. */

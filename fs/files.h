@@ -35,6 +35,37 @@ int guest_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct p
 int qemu_config_initial(const struct pv_obj *o, struct pv_buf *out);
 int lxc_config_initial(const struct pv_obj *o, struct pv_buf *out);
 
+/* storage/<id>/ and its volumes (files_storage.c, files_volume.c) */
+int storage_id_ok(const char *name, struct pv_err *e);
+int storage_config_initial(const struct pv_obj *o, struct pv_buf *out);
+int storage_status_render(const struct pv_obj *o, struct pv_buf *out);
+int storage_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e);
+int storage_destroy(const struct pv_obj *o, struct pv_err *e);
+int node_storage_status_render(const struct pv_obj *o, struct pv_buf *out);
+int volume_name_ok(const char *name, struct pv_err *e);
+int volume_create(struct fs *fs, uint64_t dir, const char *name, struct pv_err *e);
+int volume_destroy(const struct pv_obj *o, struct pv_err *e);
+int volume_size_render(const struct pv_obj *o, struct pv_buf *out);
+int volume_size_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e);
+int volume_format_render(const struct pv_obj *o, struct pv_buf *out);
+int volume_used_by_render(const struct pv_obj *o, struct pv_buf *out);
+int volume_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e);
+int volsnap_name_ok(const char *name, struct pv_err *e);
+int volsnap_create(struct fs *fs, uint64_t dir, const char *name, struct pv_err *e);
+int volsnap_destroy(const struct pv_obj *o, struct pv_err *e);
+
+/* ceph/ (files_ceph.c) */
+int ceph_status_render(const struct pv_obj *o, struct pv_buf *out);
+int ceph_config_initial(const struct pv_obj *o, struct pv_buf *out);
+int ceph_pool_name_ok(const char *name, struct pv_err *e);
+int ceph_pool_create_hook(struct fs *fs, uint64_t dir, const char *name, struct pv_err *e);
+int ceph_pool_destroy(const struct pv_obj *o, struct pv_err *e);
+int ceph_pool_status_render(const struct pv_obj *o, struct pv_buf *out);
+int ceph_pool_value_render(const struct pv_obj *o, struct pv_buf *out);
+int ceph_pool_value_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e);
+int ceph_osd_status_render(const struct pv_obj *o, struct pv_buf *out);
+int ceph_osd_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e);
+
 /* 0 if the guest may be destroyed (it is stopped), else fills e (EBUSY). */
 int guest_may_destroy(const struct pv_obj *o, struct pv_err *e);
 

@@ -13,6 +13,7 @@
 #include "../drivers/drv.h"
 #include "../cluster/kvs.h"
 #include "files.h"
+#include "storage.h"
 #include "fs.h"
 
 static struct {
@@ -217,6 +218,7 @@ int node_status_render(const struct pv_obj *o, struct pv_buf *out)
                   f.rootused);
     guest_counts(o, &guests, &running);
     pv_buf_printf(out, "guests: %u\nguests_running: %u\n", guests, running);
+    stor_mon_publish_lines(out);
     return 0;
 }
 

@@ -100,6 +100,25 @@ void fs_reply_fail(fuse_req_t req, struct fs *fs, const char *path, const struct
 /* Commits a batch and turns the result into a pv_err. */
 int fs_commit(struct fs *fs, struct msg_batch *b, struct memdb_result *res, struct pv_err *e);
 
+/*
+ * Runs command cmd on file of directory dir: on this node, or forwarded to the
+ * node that owns the object. Returns 0 or -errno with e filled.
+ */
+int fs_cmd(struct fs *fs, uint64_t dir, const char *file, const char *cmd, size_t n,
+           struct pv_err *e);
+
+/*
+ * Catalog changes made by drivers after the backend acted (ops_dir.c): creates
+ * object name of type tid in dir, its stored files (a PF_RECORD file gets
+ * record), and its fixed subdirectories, in one batch. *ino gets the new inode.
+ */
+int fs_catalog_create(struct fs *fs, uint64_t dir, const char *name, uint16_t tid,
+                      const char *record, uint64_t *ino, struct pv_err *e);
+/* Replaces the PF_RECORD file of object dir. */
+int fs_catalog_record(struct fs *fs, uint64_t dir, const char *record, struct pv_err *e);
+/* Removes object dir and everything under it. */
+int fs_catalog_remove(struct fs *fs, uint64_t dir, struct pv_err *e);
+
 /* 0 if the caller may change the tree, else fills e (EACCES, EROFS). */
 int fs_may_write(fuse_req_t req, struct fs *fs, struct pv_err *e);
 

@@ -1,5 +1,6 @@
 /* inode: resolving FUSE node ids to the tree, paths, attributes; see fs.h. */
 #include "fs.h"
+#include "conf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -155,6 +156,12 @@ void fs_obj_locked(struct fs *fs, uint64_t dir, struct pv_obj *o)
     snprintf(o->name, sizeof(o->name), "%s", e->name);
     path_locked(fs, dir, o->path, sizeof(o->path));
     for (; e; e = e->parent ? memdb_get(fs->mem, e->parent) : NULL) {
+        if (pv_type(e->objtype)->flags & PT_OWNED) {
+            const struct memdb_entry *r = memdb_lookup(fs->mem, e->inode, "status");
+            if (r && r->data)
+                conf_get((const char *)r->data, r->size, "node", o->node, sizeof(o->node));
+            break;
+        }
         if (e->objtype == T_NODE) {
             snprintf(o->node, sizeof(o->node), "%s", e->name);
             break;
@@ -183,6 +190,7 @@ int fs_render(struct fs *fs, const struct fs_node *n, struct pv_buf *out)
     if (n->what != N_VFILE || !n->file->render)
         return -EINVAL;
     fs_obj(fs, n->dir, &o);
+    o.file = n->file->name;
     rc = n->file->render(&o, out);
     return rc ? rc : out->oom ? -ENOMEM : 0;
 }

@@ -203,6 +203,9 @@ static int open_handle(fuse_req_t req, struct fs *fs, const struct fs_node *n, i
         }
     } else if (n->what != N_STORED) {
         return pv_fail(e, ELOOP, "symbolic link");
+    } else if (wr && n->file && (n->file->flags & PF_RECORD)) {
+        return pv_fail(e, EACCES, "%s is read-only: pvefs writes it after the backend acts",
+                       n->file->name);
     }
     if (!(h = handle_new(fs, n->ino, n->dir, kind)))
         return pv_fail(e, ENOMEM, "out of memory");
@@ -300,16 +303,16 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
  * The one gate for commands to objects another node owns: it forwards them over the
  * status channel (cluster mode), so the apply callbacks always run on their owner.
  */
-static int forward_cmd(struct io_handle *h, const struct pv_obj *o, const char *buf, size_t n,
-                       struct pv_err *e)
+static int forward_cmd(struct fs *fs, const struct pv_obj *o, const char *file, const char *buf,
+                       size_t n, struct pv_err *e)
 {
-    struct kvs *k = fs_cluster_kvs(h->fs);
+    struct kvs *k = fs_cluster_kvs(fs);
     char path[sizeof(o->path) + 256];
     int rc;
 
     if (!k)
         return pv_fail(e, EHOSTUNREACH, "node %s is not reachable", o->node);
-    snprintf(path, sizeof(path), "%s/%s", o->path, h->file->name);
+    snprintf(path, sizeof(path), "%s/%s", o->path, file);
     rc = kvs_forward(k, o->node, path, buf, n, KVS_TIMEOUT_MS, e->msg, sizeof(e->msg));
     if (rc == 0)
         return 0;
@@ -319,10 +322,27 @@ static int forward_cmd(struct io_handle *h, const struct pv_obj *o, const char *
     return -e->err;
 }
 
+int fs_cmd(struct fs *fs, uint64_t dir, const char *file, const char *cmd, size_t n,
+           struct pv_err *e)
+{
+    const struct pv_file *f;
+    struct pv_obj o;
+    int row;
+
+    fs_obj(fs, dir, &o);
+    row = pv_type_file(pv_type(o.type), file);
+    f = row >= 0 ? &pv_type(o.type)->files[row] : NULL;
+    if (!f || !f->apply)
+        return pv_fail(e, EINVAL, "%s/%s takes no commands", o.path, file);
+    o.file = f->name;
+    if (o.node[0] && strcmp(o.node, fs->node) != 0)
+        return forward_cmd(fs, &o, file, cmd, n, e);
+    return f->apply(&o, cmd, n, e);
+}
+
 /* A command write: applied whole, now, on the node that owns the object. */
 static int write_cmd(struct io_handle *h, const char *buf, size_t size, struct pv_err *e)
 {
-    struct pv_obj o;
     size_t n = size;
 
     if (size > MAX_CMD)
@@ -333,10 +353,7 @@ static int write_cmd(struct io_handle *h, const char *buf, size_t size, struct p
         return pv_fail(e, EINVAL, "binary data in a command (control characters or bad UTF-8)");
     if (n == 0)
         return pv_fail(e, EINVAL, "empty command");
-    fs_obj(h->fs, h->dir, &o);
-    if (o.node[0] && strcmp(o.node, h->fs->node) != 0)
-        return forward_cmd(h, &o, buf, n, e);
-    return h->file->apply(&o, buf, n, e);
+    return fs_cmd(h->fs, h->dir, h->file->name, buf, n, e);
 }
 
 /* Checks the config lines that the buffer now completes. */

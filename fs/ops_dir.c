@@ -40,7 +40,8 @@ static struct msg_op *add_op(struct msg_batch *b, uint8_t code, uint64_t inode, 
  * contents alive until the batch is committed.
  */
 static int object_ops(struct fs *fs, uint64_t parent, const char *name, uint16_t tid,
-                      struct msg_batch *b, struct pv_buf *bufs, struct pv_err *e)
+                      const char *record, struct msg_batch *b, struct pv_buf *bufs,
+                      struct pv_err *e)
 {
     const struct pv_type *t = pv_type(tid);
     uint64_t self = MSG_REF | b->nops;
@@ -61,6 +62,8 @@ static int object_ops(struct fs *fs, uint64_t parent, const char *name, uint16_t
         const struct pv_file *f = &t->files[r];
         if (f->kind != PK_CONFIG)
             continue;
+        if ((f->flags & PF_RECORD) && record && pv_buf_add(&bufs[nb], record, strlen(record)))
+            return pv_fail(e, ENOMEM, "cannot build the initial %s", f->name);
         if (f->initial && f->initial(&o, &bufs[nb]))
             return pv_fail(e, ENOMEM, "cannot build the initial %s", f->name);
         op = add_op(b, MSG_CREATE, self, f->name);
@@ -138,8 +141,25 @@ void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mod
         pv_fail(&e, EEXIST, "%s exists", name);
         goto fail;
     }
+    if (dir.type->create) {
+        const struct memdb_entry *k;
+        uint64_t ino = 0;
+        if (pv_type_child_ok(dir.type, name, &e) || dir.type->create(fs, parent, name, &e))
+            goto fail;
+        memdb_rdlock(fs->mem);
+        if ((k = memdb_lookup(fs->mem, parent, name)))
+            ino = k->inode;
+        memdb_unlock(fs->mem);
+        clog_append("tree", "created %s", path);
+        if (ino)
+            reply_entry(req, fs, ino);
+        else
+            fuse_reply_err(req, EIO);
+        return;
+    }
     if (pv_type_child_ok(dir.type, name, &e) || id_in_use(fs, dir.type->child, name, &e) ||
-        object_ops(fs, parent, name, dir.type->child, &b, bufs, &e) || fs_commit(fs, &b, &res, &e))
+        object_ops(fs, parent, name, dir.type->child, NULL, &b, bufs, &e) ||
+        fs_commit(fs, &b, &res, &e))
         goto fail;
     for (int i = 0; i < MSG_MAX_OPS; i++)
         pv_buf_free(&bufs[i]);
@@ -192,13 +212,23 @@ void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
         rc = pv_fail(&e, ENOTDIR, "not a directory");
     else if (!(pv_type(d->objtype)->flags & PT_RMDIR))
         rc = pv_fail(&e, EPERM, "%s is a fixed part of the tree", name);
-    else if (!(rc = removable_locked(d, pv_type(d->objtype), &e))) {
+    else if (pv_type(d->objtype)->destroy) {
+        rc = 0;
+        fs_obj_locked(fs, d->inode, &o);
+    } else if (!(rc = removable_locked(d, pv_type(d->objtype), &e))) {
         ino = d->inode;
         fs_obj_locked(fs, ino, &o);
     }
     memdb_unlock(fs->mem);
     if (rc)
         goto fail;
+    if (pv_type(o.type)->destroy) {
+        if (pv_type(o.type)->destroy(&o, &e))
+            goto fail;
+        clog_append("tree", "removed %s", path);
+        fuse_reply_err(req, 0);
+        return;
+    }
     if ((pv_type(o.type)->flags & PT_GUEST) && guest_may_destroy(&o, &e))
         goto fail;
     add_op(&b, MSG_DELETE, ino, NULL)->flags = MSG_F_RECURSIVE;
@@ -280,7 +310,7 @@ static int plan_rename(struct fs *fs, uint64_t parent, const char *name, uint64_
     }
     if ((row = pv_type_file(ddir.type, newname)) >= 0) {
         drow = &ddir.type->files[row];
-        if (drow->kind != PK_CONFIG || src->kind != MEMDB_FILE) {
+        if (drow->kind != PK_CONFIG || (drow->flags & PF_RECORD) || src->kind != MEMDB_FILE) {
             rc = pv_fail(e, EPERM, "cannot replace the generated file %s", newname);
             goto out;
         }
@@ -341,12 +371,43 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_
     fuse_reply_err(req, 0);
 }
 
-/* Creates the missing fixed subdirectories of dir (of type tid), recursively. */
+/* Creates the missing stored files and fixed subdirectories of dir (of type tid), recursively. */
 static int ensure_subs(struct fs *fs, uint64_t dir, uint16_t tid, char *err, size_t errlen)
 {
     const struct pv_type *t = pv_type(tid);
     struct memdb_result res;
     struct pv_err e = {0};
+
+    for (int r = 0; t->files[r].name; r++) {
+        struct msg_batch b = {0};
+        struct msg_op *op;
+        int have;
+        if (t->files[r].kind != PK_CONFIG)
+            continue;
+        memdb_rdlock(fs->mem);
+        have = memdb_lookup(fs->mem, dir, t->files[r].name) != NULL;
+        memdb_unlock(fs->mem);
+        if (have)
+            continue;
+        struct pv_buf init = {0};
+        struct pv_obj o;
+        int rc;
+        fs_obj(fs, dir, &o);
+        if (t->files[r].initial)
+            t->files[r].initial(&o, &init);
+        op = add_op(&b, MSG_CREATE, dir, t->files[r].name);
+        op->kind = MEMDB_FILE;
+        op->objtype = T_FILE;
+        op->mode = t->files[r].mode;
+        op->data = (const uint8_t *)init.p;
+        op->size = (uint32_t)init.len;
+        rc = fs_commit(fs, &b, &res, &e);
+        pv_buf_free(&init);
+        if (rc && e.err != EEXIST) {
+            snprintf(err, errlen, "cannot create %s: %s", t->files[r].name, e.msg);
+            return -e.err;
+        }
+    }
 
     for (int s = 0; t->subs[s].name; s++) {
         const struct memdb_entry *k;
@@ -394,7 +455,7 @@ int fs_skeleton(struct fs *fs, char *err, size_t errlen)
         self_ino = self->inode;
     memdb_unlock(fs->mem);
     if (!self_ino) {
-        if (object_ops(fs, nodes_ino, fs->node, T_NODE, &b, bufs, &e) ||
+        if (object_ops(fs, nodes_ino, fs->node, T_NODE, NULL, &b, bufs, &e) ||
             fs_commit(fs, &b, &res, &e)) {
             snprintf(err, errlen, "cannot create nodes/%s: %s", fs->node, e.msg);
             return -EIO;
@@ -403,4 +464,56 @@ int fs_skeleton(struct fs *fs, char *err, size_t errlen)
     }
     fs->node_dir = self_ino;
     return ensure_subs(fs, self_ino, T_NODE, err, errlen);
+}
+
+int fs_catalog_create(struct fs *fs, uint64_t dir, const char *name, uint16_t tid,
+                      const char *record, uint64_t *ino, struct pv_err *e)
+{
+    struct pv_buf bufs[MSG_MAX_OPS] = {{0}};
+    struct memdb_result res;
+    struct msg_batch b = {0};
+    int rc;
+
+    rc = object_ops(fs, dir, name, tid, record, &b, bufs, e);
+    if (!rc)
+        rc = fs_commit(fs, &b, &res, e);
+    for (int i = 0; i < MSG_MAX_OPS; i++)
+        pv_buf_free(&bufs[i]);
+    if (!rc && ino)
+        *ino = res.created[0];
+    return rc;
+}
+
+int fs_catalog_record(struct fs *fs, uint64_t dir, const char *record, struct pv_err *e)
+{
+    const struct pv_type *t;
+    const struct memdb_entry *d, *f = NULL;
+    struct memdb_result res;
+    struct msg_batch b = {0};
+    struct msg_op *op = NULL;
+
+    memdb_rdlock(fs->mem);
+    if ((d = memdb_get(fs->mem, dir))) {
+        t = pv_type(d->objtype);
+        for (int r = 0; t->files[r].name && !f; r++)
+            if (t->files[r].flags & PF_RECORD)
+                f = memdb_lookup(fs->mem, dir, t->files[r].name);
+    }
+    if (f)
+        op = add_op(&b, MSG_WRITE, f->inode, NULL);
+    memdb_unlock(fs->mem);
+    if (!op)
+        return pv_fail(e, ENOENT, "the object was removed meanwhile");
+    op->data = (const uint8_t *)record;
+    op->size = (uint32_t)strlen(record);
+    return fs_commit(fs, &b, &res, e);
+}
+
+int fs_catalog_remove(struct fs *fs, uint64_t dir, struct pv_err *e)
+{
+    struct memdb_result res;
+    struct msg_batch b = {0};
+
+    add_op(&b, MSG_DELETE, dir, NULL)->flags = MSG_F_RECURSIVE;
+    return fs_commit(fs, &b, &res, e);
 }

@@ -98,7 +98,55 @@ static const struct pv_file lxc_files[] = {
     PV_END,
 };
 
+#define PV_RECORD(n)                                                                               \
+    {                                                                                              \
+        .name = (n), .mode = 0444, .kind = PK_CONFIG, .flags = PF_RECORD                           \
+    }
+
+static const struct pv_file storage_files[] = {
+    PV_CONFIG("config", &conf_storage_schema, storage_config_initial),
+    PV_STATUS("status", storage_status_render, PF_VOLATILE),
+    PV_CTL("ctl", storage_ctl_apply),
+    PV_END,
+};
+
+static const struct pv_file volume_files[] = {
+    PV_RECORD("status"),
+    PV_STATE("size", volume_size_render, volume_size_apply),
+    PV_STATUS("format", volume_format_render, 0),
+    PV_STATUS("used_by", volume_used_by_render, PF_VOLATILE),
+    PV_CTL("ctl", volume_ctl_apply),
+    PV_END,
+};
+
+static const struct pv_file node_storage_files[] = {
+    PV_STATUS("status", node_storage_status_render, PF_VOLATILE),
+    PV_END,
+};
+
+static const struct pv_file ceph_files[] = {
+    PV_CONFIG("config", &conf_ceph_schema, ceph_config_initial),
+    PV_STATUS("status", ceph_status_render, PF_VOLATILE),
+    PV_END,
+};
+
+static const struct pv_file ceph_pool_files[] = {
+    PV_STATUS("status", ceph_pool_status_render, PF_VOLATILE),
+    PV_STATE("size", ceph_pool_value_render, ceph_pool_value_apply),
+    PV_STATE("min_size", ceph_pool_value_render, ceph_pool_value_apply),
+    PV_STATE("pg_num", ceph_pool_value_render, ceph_pool_value_apply),
+    PV_END,
+};
+
+static const struct pv_file ceph_osd_files[] = {
+    PV_STATUS("status", ceph_osd_status_render, PF_VOLATILE),
+    PV_CTL("ctl", ceph_osd_ctl_apply),
+    PV_END,
+};
+
 static const struct pv_sub guest_subs[] = {{"snapshots", T_SNAPS}, {NULL, 0}};
+static const struct pv_sub storage_subs[] = {{"volumes", T_VOLUMES}, {NULL, 0}};
+static const struct pv_sub volume_subs[] = {{"snapshots", T_VOL_SNAPS}, {NULL, 0}};
 static const struct pv_sub ceph_subs[] = {
     {"pools", T_CEPH_POOLS}, {"osds", T_CEPH_OSDS}, {NULL, 0}};
 static const struct pv_sub sdn_subs[] = {{"zones", T_ZONES}, {"vnets", T_VNETS}, {NULL, 0}};
@@ -119,12 +167,30 @@ static const struct pv_type types[T_MAX] = {
     [T_LXC] = {"lxc-guest", 0755, lxc_files, guest_subs, .uniq = U_GUEST_ID,
                .flags = PT_SCRATCH | PT_RMDIR | PT_GUEST},
     [T_SNAPS] = {"snapshots", 0755, NOFILES, NOSUBS, .nomkdir = "take snapshots through ctl"},
-    [T_NODE_STORAGE] = {"node-storage", 0755, NOFILES, NOSUBS, .nomkdir = LATER("storage")},
+    [T_NODE_STORAGE] = {"node-storage", 0755, NOFILES, NOSUBS,
+                        .nomkdir =
+                            "a storage shows here when storage/<id>/config covers this node"},
+    [T_NODE_STOR] = {"node-storage-item", 0755, node_storage_files, NOSUBS},
     [T_NODE_NET] = {"node-network", 0755, NOFILES, NOSUBS, .nomkdir = LATER("network driver")},
-    [T_STORAGE_LIST] = {"storage", 0755, NOFILES, NOSUBS, .nomkdir = LATER("storage")},
-    [T_CEPH] = {"ceph", 0755, NOFILES, ceph_subs},
-    [T_CEPH_POOLS] = {"ceph-pools", 0755, NOFILES, NOSUBS, .nomkdir = LATER("Ceph driver")},
-    [T_CEPH_OSDS] = {"ceph-osds", 0755, NOFILES, NOSUBS, .nomkdir = LATER("Ceph driver")},
+    [T_STORAGE_LIST] = {"storage", 0755, NOFILES, NOSUBS, T_STORAGE, .name_ok = storage_id_ok},
+    [T_STORAGE] = {"storage-item", 0755, storage_files, storage_subs,
+                   .flags = PT_SCRATCH | PT_RMDIR, .destroy = storage_destroy},
+    [T_VOLUMES] = {"volumes", 0755, NOFILES, NOSUBS, T_VOLUME, .name_ok = volume_name_ok,
+                   .create = volume_create},
+    [T_VOLUME] = {"volume", 0755, volume_files, volume_subs, .flags = PT_RMDIR | PT_OWNED,
+                  .destroy = volume_destroy},
+    [T_VOL_SNAPS] = {"volume-snapshots", 0755, NOFILES, NOSUBS, T_VOL_SNAP,
+                     .name_ok = volsnap_name_ok, .create = volsnap_create},
+    [T_VOL_SNAP] = {"volume-snapshot", 0755, NOFILES, NOSUBS, .flags = PT_RMDIR,
+                    .destroy = volsnap_destroy},
+    [T_CEPH] = {"ceph", 0755, ceph_files, ceph_subs, .flags = PT_SCRATCH},
+    [T_CEPH_POOLS] = {"ceph-pools", 0755, NOFILES, NOSUBS, T_CEPH_POOL,
+                      .name_ok = ceph_pool_name_ok, .create = ceph_pool_create_hook},
+    [T_CEPH_POOL] = {"ceph-pool", 0755, ceph_pool_files, NOSUBS, .flags = PT_RMDIR,
+                     .destroy = ceph_pool_destroy},
+    [T_CEPH_OSDS] = {"ceph-osds", 0755, NOFILES, NOSUBS,
+                     .nomkdir = "OSDs are made with Ceph's own tools; they show here"},
+    [T_CEPH_OSD] = {"ceph-osd", 0755, ceph_osd_files, NOSUBS},
     [T_SDN] = {"sdn", 0755, NOFILES, sdn_subs},
     [T_ZONES] = {"sdn-zones", 0755, NOFILES, NOSUBS, .nomkdir = LATER("SDN driver")},
     [T_VNETS] = {"sdn-vnets", 0755, NOFILES, NOSUBS, .nomkdir = LATER("SDN driver")},
@@ -174,6 +240,8 @@ int pv_type_child_ok(const struct pv_type *t, const char *name, struct pv_err *e
     char *end;
     unsigned long long id;
 
+    if (t->name_ok)
+        return t->name_ok(name, e);
     if (!(t->flags & PT_MKDIR_ID))
         return 0;
     /* Proxmox guest ids: 100 .. 999999999, decimal, no sign or leading zero. */

@@ -47,6 +47,14 @@ enum pv_type_id {
     T_PLAIN, /* a directory users made in priv/: scratch only */
     T_VMS,
     T_FILE, /* stored plain (scratch) file */
+    T_STORAGE,
+    T_VOLUMES,
+    T_VOLUME,
+    T_VOL_SNAPS,
+    T_VOL_SNAP,
+    T_NODE_STOR, /* nodes/<node>/storage/<id> */
+    T_CEPH_POOL,
+    T_CEPH_OSD,
     T_MAX
 };
 
@@ -65,11 +73,12 @@ enum pv_kind {
 /* What a file callback gets: the object it belongs to. */
 struct pv_obj {
     struct fs *fs;
-    uint64_t dir;    /* inode of the object's directory */
-    uint16_t type;   /* its object type */
-    char name[256];  /* its directory name (vmid, node name, ...) */
-    char node[64];   /* the node that owns it ("" if none) */
-    char path[1024]; /* its path under the mount, "/nodes/n1/qemu/100" */
+    uint64_t dir;     /* inode of the object's directory */
+    uint16_t type;    /* its object type */
+    char name[256];   /* its directory name (vmid, node name, ...) */
+    char node[64];    /* the node that owns it ("" if none) */
+    char path[1024];  /* its path under the mount, "/nodes/n1/qemu/100" */
+    const char *file; /* the file a render or apply is for ("size"), else NULL */
 };
 
 /* Error report of a refused change: errno (positive) and the reason. */
@@ -82,8 +91,9 @@ struct pv_err {
 int pv_fail(struct pv_err *e, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 enum {
-    PF_VOLATILE = 1, /* content may change at any time: mtime is "now" */
-    PF_ROOT_READ = 2 /* only root may read */
+    PF_VOLATILE = 1,  /* content may change at any time: mtime is "now" */
+    PF_ROOT_READ = 2, /* only root may read */
+    PF_RECORD = 4     /* PK_CONFIG written by pvefs itself (a driver's record); read-only */
 };
 
 struct pv_file {
@@ -108,6 +118,7 @@ enum {
     PT_MKDIR_ID = 4, /* children are named by a guest id */
     PT_GUEST = 8,    /* a guest (qemu or lxc) */
     PT_VMS = 16,     /* lists every VM as a symlink */
+    PT_OWNED = 32,   /* owner node is the "node:" of its status record, if set */
 };
 
 struct pv_type {
@@ -119,6 +130,12 @@ struct pv_type {
     uint32_t uniq;               /* uniqueness class of objects of this type */
     unsigned flags;
     const char *nomkdir; /* why mkdir is refused here, for the error message */
+    /* Checks a user-chosen child name; NULL: any name the store takes. */
+    int (*name_ok)(const char *name, struct pv_err *e);
+    /* mkdir here asks a driver: it acts on the backend, then commits the child itself. */
+    int (*create)(struct fs *fs, uint64_t dir, const char *name, struct pv_err *e);
+    /* rmdir of an object of this type: the driver acts, then removes the entry itself. */
+    int (*destroy)(const struct pv_obj *o, struct pv_err *e);
 };
 
 const struct pv_type *pv_type(uint16_t id);

@@ -5,7 +5,9 @@ set -eu
 PKGS="gcc make pkg-config fuse3 libfuse3-dev libsqlite3-dev libxxhash-dev
       python3 python3-pytest ansible-core libglib2.0-bin attr util-linux iproute2
       nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils libnfs-dev
-      corosync libcorosync-common-dev libcpg-dev libquorum-dev libcmap-dev"
+      corosync libcorosync-common-dev libcpg-dev libquorum-dev libcmap-dev
+      libjson-c-dev librados-dev librbd-dev ceph-mon ceph-osd ceph-mgr ceph-common
+      qemu-utils qemu-block-extra"
 [ "${PVEFS_NO_APT:-}" = 1 ] && exit 0
 missing=""
 for p in $PKGS; do

@@ -22,6 +22,7 @@
 #include "../fs/fs.h"
 #include "../fs/io.h"
 #include "../fs/notify.h"
+#include "../fs/storage.h"
 
 struct opts {
     int foreground, local, debug;
@@ -206,6 +207,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "pvefsd: cannot start the notifier thread\n");
         goto out_unmount;
     }
+    if (stor_mon_start(&fs))
+        fprintf(stderr, "pvefsd: cannot start the storage monitor; storage status stays empty\n");
     if (!o.local && pthread_create(&skel, NULL, skeleton_main, &fs) == 0)
         have_skel = 1;
     clog_append("pvefsd", "node %s serving %s (data %s, %s mode)", o.node, o.mnt, o.data,
@@ -217,6 +220,7 @@ int main(int argc, char **argv)
         pthread_join(skel, NULL);
     }
     clog_append("pvefsd", "stopping");
+    stor_mon_stop(&fs);
     notify_stop(&fs);
     io_free_all(&fs);
 out_unmount:
