@@ -1,0 +1,209 @@
+"""Ceph through /pve against a real Ceph (tests/ceph/ceph-up.sh): ceph/status, pools, OSDs,
+rbd storage volumes with their data checked by qemu-io, and a dead Ceph that fails writes
+within the client timeouts while the filesystem stays responsive."""
+import errno
+import os
+import time
+
+import pytest
+
+from cephlib import Ceph
+from pvefslib import read_text, run, try_write, write_ok
+
+
+def wait_for(fn, timeout=15.0, what="condition"):
+    end = time.monotonic() + timeout
+    last = None
+    while True:
+        last = fn()
+        if last:
+            return last
+        if time.monotonic() > end:
+            raise AssertionError("timed out waiting for %s" % what)
+        time.sleep(0.2)
+
+
+def fields(text):
+    return dict(l.split(": ", 1) for l in text.splitlines() if ": " in l)
+
+
+def ctl(path, cmd):
+    return try_write(path, cmd + "\n")["writes"]
+
+
+@pytest.fixture(scope="module")
+def ceph3():
+    c = Ceph(osds=3)
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()
+
+
+def use_ceph(d, c):
+    write_ok(d.p("ceph/config"), "conf: %s\n" % c.conf)
+    return wait_for(lambda: fields(read_text(d.p("ceph/status"))).get("health", "").startswith("HEALTH_") and
+                    fields(read_text(d.p("ceph/status"))), 20, "ceph/status to show the cluster")
+
+
+def rbd_io(c, pool, image, cmd):
+    p = run(["qemu-io", "-f", "raw", "-c", cmd, "rbd:%s/%s:conf=%s" % (pool, image, c.conf)], timeout=60)
+    return p.returncode, p.stdout + p.stderr
+
+
+@pytest.mark.budget(120)
+def test_ceph_status_pools_osds(pvefs, ceph3):
+    d, c = pvefs, ceph3
+    st = use_ceph(d, c)
+    assert st["osds"] == "3" and st["osds_up"] == "3" and st["osds_in"] == "3", st
+    assert st["monitors"] == "1", st
+    wait_for(lambda: sorted(os.listdir(d.p("ceph/osds"))) == ["0", "1", "2"], 10, "ceph/osds")
+    o = fields(read_text(d.p("ceph/osds/1/status")))
+    assert o["up"] == "1" and o["in"] == "1", o
+
+    os.mkdir(d.p("ceph/pools/tpool"))
+    assert "tpool" in c.cli("osd", "pool", "ls").stdout.split()
+    assert read_text(d.p("ceph/pools/tpool/size")) == "1\n"  # the test cluster's default
+    write_ok(d.p("ceph/pools/tpool/size"), "2\n")
+    assert read_text(d.p("ceph/pools/tpool/size")) == "2\n"
+    assert c.cli("osd", "pool", "get", "tpool", "size").stdout.split()[-1] == "2"
+    write_ok(d.p("ceph/pools/tpool/min_size"), "1\n")
+    assert read_text(d.p("ceph/pools/tpool/min_size")) == "1\n"
+    for f, bad in (("size", "0"), ("size", "many"), ("min_size", "99"), ("pg_num", "-1")):
+        assert ctl(d.p("ceph/pools/tpool/" + f), bad) == [errno.EINVAL], (f, bad)
+    assert read_text(d.p("ceph/pools/tpool/size")) == "2\n"
+    with pytest.raises(OSError) as ei:
+        os.mkdir(d.p("ceph/pools/bad pool"))
+    assert ei.value.errno == errno.EINVAL
+    with pytest.raises(OSError) as ei:
+        os.mkdir(d.p("ceph/osds/7"))
+    assert ei.value.errno == errno.EPERM
+
+    # out and in through the OSD's ctl
+    assert ctl(d.p("ceph/osds/2/ctl"), "out") == [0]
+    assert fields(read_text(d.p("ceph/osds/2/status")))["in"] == "0"
+    assert ctl(d.p("ceph/osds/2/ctl"), "sideways") == [errno.EINVAL]
+    assert ctl(d.p("ceph/osds/2/ctl"), "in") == [0]
+    assert fields(read_text(d.p("ceph/osds/2/status")))["in"] == "1"
+
+    # a pool that holds a storage's images stays; an unused one goes
+    os.mkdir(d.p("storage/rbd1"))
+    write_ok(d.p("storage/rbd1/config"), "type: rbd\npool: tpool\ncontent: images\n")
+    with pytest.raises(OSError) as ei:
+        os.rmdir(d.p("ceph/pools/tpool"))
+    assert ei.value.errno == errno.EBUSY
+    os.rmdir(d.p("storage/rbd1"))
+    os.rmdir(d.p("ceph/pools/tpool"))
+    assert "tpool" not in c.cli("osd", "pool", "ls").stdout.split()
+    assert not os.path.exists(d.p("ceph/pools/tpool"))
+
+
+@pytest.mark.budget(150)
+def test_rbd_volumes(pvefs, ceph3):
+    d, c = pvefs, ceph3
+    use_ceph(d, c)
+    os.mkdir(d.p("ceph/pools/vols"))
+    os.mkdir(d.p("storage/rbd1"))
+    write_ok(d.p("storage/rbd1/config"), "type: rbd\npool: vols\ncontent: images,rootdir\n")
+    vols = d.p("storage/rbd1/volumes")
+    os.mkdir(vols / "vm-100-disk-0")
+    v = vols / "vm-100-disk-0"
+    assert read_text(v / "format") == "raw\n"
+    write_ok(v / "size", "8M\n")
+    assert read_text(v / "size") == "%d\n" % (8 << 20)
+    assert ctl(v / "size", "4M") == [errno.EINVAL]
+    rc, out = rbd_io(c, "vols", "vm-100-disk-0", "write -P 0xaa 0 1M")
+    assert rc == 0, out
+
+    os.mkdir(v / "snapshots" / "s1")
+    assert "s1" in run(["rbd", "-c", str(c.conf), "snap", "ls", "vols/vm-100-disk-0"]).stdout
+    rc, out = rbd_io(c, "vols", "vm-100-disk-0", "write -P 0xbb 0 1M")
+    assert rc == 0, out
+    assert ctl(v / "ctl", "rollback s1") == [0]
+    rc, out = rbd_io(c, "vols", "vm-100-disk-0", "read -P 0xaa 0 1M")
+    assert rc == 0 and "fail" not in out.lower(), out
+
+    # clone from the snapshot, read the data through the clone, then cut it loose
+    assert ctl(v / "ctl", "clone vm-101-disk-0") == [errno.EINVAL]  # rbd clones need a snapshot
+    assert ctl(v / "ctl", "clone vm-101-disk-0 s1") == [0]
+    cl = vols / "vm-101-disk-0"
+    assert "parent: vols/vm-100-disk-0@s1" in read_text(cl / "status")
+    rc, out = rbd_io(c, "vols", "vm-101-disk-0", "read -P 0xaa 0 1M")
+    assert rc == 0 and "fail" not in out.lower(), out
+    assert ctl(cl / "ctl", "flatten") == [0]
+    assert "parent:" not in read_text(cl / "status")
+
+    # grow through ctl, then remove everything through rmdir
+    assert ctl(v / "ctl", "resize +8M") == [0]
+    assert read_text(v / "size") == "%d\n" % (16 << 20)
+    os.rmdir(v / "snapshots" / "s1")
+    os.rmdir(cl)
+    os.rmdir(v)
+    assert run(["rbd", "-c", str(c.conf), "ls", "vols"]).stdout.split() == []
+    assert os.listdir(vols) == []
+    os.rmdir(d.p("storage/rbd1"))
+    os.rmdir(d.p("ceph/pools/vols"))
+
+
+@pytest.mark.budget(120)
+def test_osd_killed_shows_down_and_io_goes_on(pvefs, ceph3):
+    d, c = pvefs, ceph3
+    use_ceph(d, c)
+    os.mkdir(d.p("ceph/pools/ft"))
+    write_ok(d.p("ceph/pools/ft/size"), "3\n")
+    write_ok(d.p("ceph/pools/ft/min_size"), "2\n")
+    os.mkdir(d.p("storage/rbdft"))
+    write_ok(d.p("storage/rbdft/config"), "type: rbd\npool: ft\n")
+    t0 = time.monotonic()
+    c.kill("osd.2")
+    wait_for(lambda: fields(read_text(d.p("ceph/status"))).get("osds_up") == "2", 15, "osds_up: 2")
+    down_s = time.monotonic() - t0
+    assert fields(read_text(d.p("ceph/osds/2/status")))["up"] == "0"
+    # I/O still works with one OSD of three gone
+    os.mkdir(d.p("storage/rbdft/volumes/vm-300-disk-0"))
+    write_ok(d.p("storage/rbdft/volumes/vm-300-disk-0/size"), "4M\n")
+    rc, out = rbd_io(c, "ft", "vm-300-disk-0", "write -P 0x5a 0 1M")
+    assert rc == 0, out
+    print("osd.2 killed: ceph/status showed it down after %.2f s" % down_s)
+
+
+@pytest.mark.budget(150)
+def test_dead_ceph_fails_cleanly(pvefs):
+    d = pvefs
+    c = Ceph(osds=1, mgr=False)
+    try:
+        c.start()
+        use_ceph(d, c)
+        os.mkdir(d.p("ceph/pools/one"))
+        os.mkdir(d.p("storage/rbd1"))
+        write_ok(d.p("storage/rbd1/config"), "type: rbd\npool: one\n")
+        os.mkdir(d.p("storage/rbd1/volumes/vm-100-disk-0"))
+        v = d.p("storage/rbd1/volumes/vm-100-disk-0")
+        c.kill("osd.0")
+        t0 = time.monotonic()
+        r = try_write(v / "size", "8M\n")
+        took = time.monotonic() - t0
+        assert r["writes"][0] in (errno.ETIMEDOUT, errno.EIO), r
+        assert took < 20, "the write took %.1f s" % took
+        assert read_text(v / "size") == "0\n"
+        # the rest of the tree answers at once meanwhile
+        t0 = time.monotonic()
+        read_text(d.p("ceph/status"))
+        os.listdir(d.p("storage/rbd1/volumes"))
+        read_text(d.p("cluster/quorate"))
+        assert time.monotonic() - t0 < 1.0
+        # then the monitors go too: ceph/status says so and stays quick to read
+        c.kill("mon.a")
+        wait_for(lambda: fields(read_text(d.p("ceph/status"))).get("health") == "unreachable", 30,
+                 "ceph/status to report Ceph unreachable")
+        t0 = time.monotonic()
+        for _ in range(20):
+            read_text(d.p("ceph/status"))
+        assert time.monotonic() - t0 < 1.0
+        r = try_write(d.p("storage/rbd1/volumes/vm-100-disk-0/ctl"), "snapshot s1\n")
+        assert r["writes"][0] in (errno.ETIMEDOUT, errno.EIO, errno.ENOTCONN, errno.ESHUTDOWN), r
+        assert os.listdir(v / "snapshots") == []
+        print("write against a dead OSD failed after %.2f s" % took)
+    finally:
+        c.stop()
