@@ -244,5 +244,9 @@ grep -v 'tree: created' "$W/pvefsd.log" | sort | uniq -c | sort -rn | head -10 |
 echo
 echo "summary ($((SECONDS - T_START)) s, $MISSES aim(s) missed):"
 printf '  %s\n' "${SUMMARY[@]}"
+echo
+echo "storage benchmarks (tests/bench/storage_bench.py):"
+/usr/bin/python3 tests/bench/storage_bench.py || { log "bench: the storage benchmarks could not run"; exit 1; }
+echo
 tests/bench/cluster.sh || { log "bench: the cluster benchmarks (tests/bench/cluster.sh) could not run"; exit 1; }
 exit 0
