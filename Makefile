@@ -14,7 +14,8 @@ SAN      := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 CORE_SRC := $(wildcard cluster/*.c) $(wildcard fs/conf*.c) fs/buf.c
 FS_SRC   := $(filter-out $(CORE_SRC),$(wildcard fs/*.c)) $(wildcard drivers/*.c)
 DAEMON_SRC := $(CORE_SRC) $(FS_SRC) tools/pvefsd.c
-UNIT_SRC := $(CORE_SRC) $(wildcard tests/unit/*.c)
+# the storage backends' pure helpers (sizes, volume names) are unit-tested too
+UNIT_SRC := $(CORE_SRC) $(wildcard drivers/stor*.c drivers/ceph*.c) $(wildcard tests/unit/*.c)
 HDRS     := $(wildcard */*.h tests/unit/*.h)
 
 .PHONY: all check unit bench run deps format lint clean

@@ -252,19 +252,25 @@ int ceph_pools(rados_t c, ceph_pool_fn fn, void *arg, char *err, size_t errlen)
 }
 
 /*
- * 0 if the pool exists, -ENOENT if not. Asks the mon: this client's osdmap may
- * not have seen a create or delete yet, and the mon answers 0 to creating an
- * existing or deleting a missing pool.
+ * 0 and the pool's id if it exists, -ENOENT if not. Asks the mon: this client's
+ * osdmap may not have seen a create or delete yet, and the mon answers 0 to
+ * creating an existing or deleting a missing pool.
  */
-static int pool_exists(rados_t c, const char *name, const char *what, char *err, size_t errlen)
+static int pool_exists(rados_t c, const char *name, int64_t *id, const char *what, char *err,
+                       size_t errlen)
 {
-    json_object *cmd = cmd_new("osd pool get");
+    json_object *reply, *cmd = cmd_new("osd pool get");
+    int r;
 
     if (cmd) {
         cmd_str(cmd, "pool", name);
         cmd_str(cmd, "var", "size");
     }
-    return run(c, cmd, NULL, what, err, errlen);
+    if ((r = run(c, cmd, &reply, what, err, errlen)) < 0)
+        return r;
+    *id = get_i64(reply, "pool_id");
+    json_object_put(reply);
+    return 0;
 }
 
 /* Deletes a pool without the emptiness check; what says why for messages. */
@@ -306,6 +312,7 @@ int ceph_pool_create(rados_t c, const char *name, int pg_num, int size, int min_
 {
     json_object *cmd;
     char what[200], why[512];
+    int64_t id;
     int r;
 
     if ((r = name_ok("pool", name, sizeof(((struct ceph_pool *)0)->name), err, errlen)) < 0)
@@ -324,7 +331,7 @@ int ceph_pool_create(rados_t c, const char *name, int pg_num, int size, int min_
     }
     /* the mon answers 0 for an existing pool; settings below would then change it */
     snprintf(what, sizeof(what), "create pool %s", name);
-    if ((r = pool_exists(c, name, what, err, errlen)) != -ENOENT) {
+    if ((r = pool_exists(c, name, &id, what, err, errlen)) != -ENOENT) {
         if (r == 0)
             snprintf(err, errlen, "cannot create pool %s: it already exists", name);
         return r == 0 ? -EEXIST : r;
@@ -394,8 +401,8 @@ int ceph_pool_set(rados_t c, const char *name, const char *key, int value, char 
     return pool_set(c, name, key, value, err, errlen);
 }
 
-/* -ENOTEMPTY unless the pool holds no object in any namespace. */
-static int pool_empty(rados_t c, const char *name, char *err, size_t errlen)
+/* -ENOTEMPTY unless pool id holds no object in any namespace. */
+static int pool_empty(rados_t c, const char *name, int64_t id, char *err, size_t errlen)
 {
     struct rados_pool_stat_t st;
     rados_list_ctx_t ls;
@@ -403,9 +410,14 @@ static int pool_empty(rados_t c, const char *name, char *err, size_t errlen)
     const char *entry;
     int r;
 
-    if ((r = rados_ioctx_create(c, name, &io)) < 0) {
-        snprintf(err, errlen, "cannot delete pool %s: %s", name,
-                 r == -ENOENT ? "no such pool" : strerror(-r));
+    /*
+     * By id: opening by name waits without any timeout for a newer osdmap when the
+     * pool is not in ours. The mon has just answered, so that wait is short here.
+     */
+    if ((r = rados_ioctx_create2(c, id, &io)) == -ENOENT && rados_wait_for_latest_osdmap(c) == 0)
+        r = rados_ioctx_create2(c, id, &io);
+    if (r < 0) {
+        snprintf(err, errlen, "cannot delete pool %s: cannot open it: %s", name, strerror(-r));
         return r;
     }
     /* the stats lag writes by a second or two, so an empty answer is confirmed by a listing */
@@ -418,7 +430,7 @@ static int pool_empty(rados_t c, const char *name, char *err, size_t errlen)
     }
     rados_ioctx_set_namespace(io, LIBRADOS_ALL_NSPACES);
     if ((r = rados_nobjects_list_open(io, &ls)) < 0) {
-        snprintf(err, errlen, "cannot delete pool %s: listing its objects failed: %s", name,
+        snprintf(err, errlen, "cannot delete pool %s: cannot check that it is empty: %s", name,
                  strerror(-r));
         goto out;
     }
@@ -430,7 +442,7 @@ static int pool_empty(rados_t c, const char *name, char *err, size_t errlen)
     } else if (r == -ENOENT) {
         r = 0;
     } else {
-        snprintf(err, errlen, "cannot delete pool %s: listing its objects failed: %s", name,
+        snprintf(err, errlen, "cannot delete pool %s: cannot check that it is empty: %s", name,
                  strerror(-r));
     }
 out:
@@ -441,14 +453,15 @@ out:
 int ceph_pool_delete(rados_t c, const char *name, char *err, size_t errlen)
 {
     char what[200];
+    int64_t id;
     int r;
 
     if ((r = name_ok("pool", name, sizeof(((struct ceph_pool *)0)->name), err, errlen)) < 0)
         return r;
     snprintf(what, sizeof(what), "delete pool %s", name);
-    if ((r = pool_exists(c, name, what, err, errlen)) < 0)
+    if ((r = pool_exists(c, name, &id, what, err, errlen)) < 0)
         return r;
-    if ((r = pool_empty(c, name, err, errlen)) < 0)
+    if ((r = pool_empty(c, name, id, err, errlen)) < 0)
         return r;
     return pool_delete(c, name, err, errlen);
 }

@@ -388,9 +388,48 @@ int conf_check_line(const struct conf_schema *schema, const char *line, size_t l
                     char *err, size_t errlen)
 {
     struct pline pl = {0};
+    char conv[1024];
+    int cl;
     if (err && errlen)
         err[0] = '\0';
+    if (schema->convert_line && (cl = schema->convert_line(line, len, conv, sizeof(conv))) >= 0)
+        return parse_line(schema, conv, (size_t)cl, lineno, S_ANY, &pl, err, errlen);
     return parse_line(schema, line, len, lineno, S_ANY, &pl, err, errlen);
+}
+
+/* The document with every line in the schema's other form rewritten; NULL if none was. */
+static char *convert_doc(const struct conf_schema *s, const char *in, size_t len, size_t *outlen)
+{
+    size_t pos = 0, n = 0, cap = len * 2 + 64;
+    char *out = malloc(cap), conv[1024];
+    int changed = 0;
+
+    while (out && pos < len) {
+        const char *nl = memchr(in + pos, '\n', len - pos);
+        size_t ll = nl ? (size_t)(nl - (in + pos)) : len - pos;
+        int cl = s->convert_line(in + pos, ll, conv, sizeof(conv));
+        const char *src = cl >= 0 ? conv : in + pos;
+        size_t sl = cl >= 0 ? (size_t)cl : ll;
+        changed |= cl >= 0;
+        if (n + sl + 2 > cap) {
+            char *p = realloc(out, (cap = (n + sl + 2) * 2));
+            if (!p) {
+                free(out);
+                return NULL;
+            }
+            out = p;
+        }
+        memcpy(out + n, src, sl);
+        n += sl;
+        out[n++] = '\n';
+        pos += ll + 1;
+    }
+    if (out && !changed) {
+        free(out);
+        return NULL;
+    }
+    *outlen = n;
+    return out;
 }
 
 /* ---- documents ---------------------------------------------------------- */
@@ -631,10 +670,17 @@ int conf_canonicalize(const struct conf_schema *schema, const char *in, size_t l
     char msg[CONF_ERRLEN] = "";
     int bad_line = 0;
 
+    size_t convlen = 0;
+    char *conv = schema->convert_line ? convert_doc(schema, in, len, &convlen) : NULL;
+
     *out = NULL;
     *outlen = 0;
     if (err && errlen)
         err[0] = '\0';
+    if (conv) {
+        in = conv;
+        len = convlen;
+    }
     int rc = read_doc(schema, in, len, &d, &bad_line, msg, sizeof(msg));
     if (rc < 0)
         goto done;
@@ -663,6 +709,7 @@ int conf_canonicalize(const struct conf_schema *schema, const char *in, size_t l
 done:
     free(b.p);
     doc_free(&d);
+    free(conv);
     return rc;
 }
 

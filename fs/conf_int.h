@@ -96,6 +96,9 @@ struct conf_schema {
     int pending_blank_doc; /* write "#" for an empty pending description */
     /* Whole-document rules (options that depend on each other); NULL if none. */
     int (*doc_check)(const char *doc, size_t len, char *err, size_t errlen);
+    /* Another accepted input form: rewrites one line into "key: value" (returns its
+     * length), or returns -1 when the line is not in that form. */
+    int (*convert_line)(const char *line, size_t len, char *out, size_t cap);
 };
 
 /* Shared value types, defined in conf.c. */

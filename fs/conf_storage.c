@@ -198,7 +198,56 @@ static int storage_check(const char *doc, size_t len, char *err, size_t errlen)
     return 0;
 }
 
+/* Proxmox's storage types, so a pasted storage.cfg header is recognised as one. */
+static const char *const pve_types[] = {"dir",     "rbd",       "nfs",   "cifs",  "cephfs",
+                                        "lvm",     "lvmthin",   "zfs",   "zfspool", "iscsi",
+                                        "iscsidirect", "glusterfs", "btrfs", "pbs",   "esxi",
+                                        NULL};
+
+static int is_key(const char *w, size_t n)
+{
+    for (size_t i = 0; i < N(storage_keys); i++)
+        if (strlen(storage_keys[i].name) == n && memcmp(storage_keys[i].name, w, n) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * storage.cfg's own form: a "<type>: <id>" header, then indented "key value" lines
+ * (a bare key is a flag set to 1). The id is the directory's name, so it is dropped.
+ */
+static int storage_convert(const char *ln, size_t n, char *out, size_t cap)
+{
+    size_t i = 0, k, v;
+    int w;
+
+    if (n && (ln[0] == ' ' || ln[0] == '\t')) {
+        while (i < n && (ln[i] == ' ' || ln[i] == '\t'))
+            i++;
+        if (i == n)
+            return -1;
+        for (k = i; k < n && ln[k] != ' ' && ln[k] != '\t'; k++)
+            ;
+        for (v = k; v < n && (ln[v] == ' ' || ln[v] == '\t'); v++)
+            ;
+        w = v < n ? snprintf(out, cap, "%.*s: %.*s", (int)(k - i), ln + i, (int)(n - v), ln + v)
+                  : snprintf(out, cap, "%.*s: 1", (int)(k - i), ln + i);
+        return w > 0 && (size_t)w < cap ? w : -1;
+    }
+    for (k = 0; k < n && ln[k] != ':'; k++)
+        ;
+    if (k == n || is_key(ln, k))
+        return -1;
+    for (int t = 0; pve_types[t]; t++)
+        if (strlen(pve_types[t]) == k && memcmp(pve_types[t], ln, k) == 0) {
+            w = snprintf(out, cap, "type: %.*s", (int)k, ln);
+            return w > 0 && (size_t)w < cap ? w : -1;
+        }
+    return -1;
+}
+
 const struct conf_schema conf_storage_schema = {
+    .convert_line = storage_convert,
     .keys = storage_keys,
     .nkeys = N(storage_keys),
     .pending = "PENDING",
