@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ceph.h"
 
@@ -135,6 +136,22 @@ static void mon_desc(rados_t c, const struct ceph_target *t, char *buf, size_t l
                                        : "the default ceph.conf");
 }
 
+/* 1 if some key source cephx can use is readable; librados silently drops cephx otherwise. */
+static int have_key(rados_t c)
+{
+    char buf[1024], *save = NULL;
+
+    if ((rados_conf_get(c, "key", buf, sizeof(buf)) == 0 && buf[0]) ||
+        (rados_conf_get(c, "keyfile", buf, sizeof(buf)) == 0 && buf[0]))
+        return 1;
+    if (rados_conf_get(c, "keyring", buf, sizeof(buf)) < 0)
+        return 1; /* unknown: do not guess */
+    for (char *f = strtok_r(buf, ",; ", &save); f; f = strtok_r(NULL, ",; ", &save))
+        if (access(f, R_OK) == 0)
+            return 1;
+    return 0;
+}
+
 static int set_opt(rados_t c, const char *key, const char *val, char *err, size_t errlen)
 {
     int r = rados_conf_set(c, key, val);
@@ -191,9 +208,20 @@ static int open_conn(const struct ceph_target *t, rados_t *out, char *err, size_
             goto fail;
     if ((r = rados_connect(c)) < 0) {
         mon_desc(c, t, mons, sizeof(mons));
-        if (r == -ETIMEDOUT)
-            snprintf(err, errlen, "cannot reach Ceph monitors at %s: %s (no answer within %d s)",
-                     mons, strerror(-r), tmo);
+        if (r == -ETIMEDOUT && !have_key(c))
+            snprintf(err, errlen,
+                     "cannot connect to Ceph monitors at %s as %s: %s (no readable keyring, so "
+                     "no cephx key to log in with)",
+                     mons, name, strerror(-r));
+        else if (r == -ETIMEDOUT)
+            snprintf(err, errlen,
+                     "cannot reach Ceph monitors at %s: %s (none let %s in within %d s)", mons,
+                     strerror(-r), name, tmo);
+        else if (r == -EACCES || r == -EPERM)
+            snprintf(err, errlen,
+                     "cannot connect to Ceph monitors at %s as %s: %s (the monitors do not accept "
+                     "its key)",
+                     mons, name, strerror(-r));
         else
             snprintf(err, errlen, "cannot connect to Ceph monitors at %s as %s: %s", mons, name,
                      strerror(-r));

@@ -404,7 +404,9 @@ static char *convert_doc(const struct conf_schema *s, const char *in, size_t len
     char *out = malloc(cap), conv[1024];
     int changed = 0;
 
-    while (out && pos < len) {
+    if (!out)
+        return NULL;
+    while (pos < len) {
         const char *nl = memchr(in + pos, '\n', len - pos);
         size_t ll = nl ? (size_t)(nl - (in + pos)) : len - pos;
         int cl = s->convert_line(in + pos, ll, conv, sizeof(conv));
@@ -424,7 +426,7 @@ static char *convert_doc(const struct conf_schema *s, const char *in, size_t len
         out[n++] = '\n';
         pos += ll + 1;
     }
-    if (out && !changed) {
+    if (!changed) {
         free(out);
         return NULL;
     }

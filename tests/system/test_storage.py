@@ -58,6 +58,11 @@ def test_storage_definition_roundtrip(pvefs):
     assert read_text(d.p("storage/local1/config")) == (
         "content: rootdir,images\nformat: qcow2\nnodes: %s\npath: %s\nshared: 0\ntype: dir\n" % (NODE, root))
     assert sorted(os.listdir(d.p("storage/local1"))) == ["config", "ctl", "status", "volumes"]
+    # storage.cfg's own section form, pasted from a Proxmox host, is taken too
+    p = run(["/bin/bash", "-c", "printf 'dir: local1\\n\\tpath %s\\n\\tcontent iso,images\\n\\tshared 0\\n' > %s"
+             % (root, d.p("storage/local1/config"))])
+    assert p.returncode == 0, p.stderr
+    assert read_text(d.p("storage/local1/config")) == "content: iso,images\npath: %s\nshared: 0\ntype: dir\n" % root
     # the monitor publishes this node's view within a cycle or two
     st = wait_for(lambda: (os.path.exists(d.p("nodes/%s/storage/local1/status" % NODE)) and
                            "active: 1" in read_text(d.p("nodes/%s/storage/local1/status" % NODE)) and
