@@ -126,25 +126,61 @@ static int name_ok(const char *what, const char *name, size_t max, char *err, si
     return 0;
 }
 
+enum stat_kind { S_STR, S_NUM, S_KEYS, S_NAMES, S_PGS };
+
+/* Appends the value at path in kind's form; lists are comma-separated. */
+static void stat_value(struct pv_buf *out, json_object *st, enum stat_kind kind, const char *path)
+{
+    json_object *v = get(st, path);
+    size_t n = 0;
+
+    switch (kind) {
+    case S_STR:
+        pv_buf_printf(out, " %s", get_str(st, path));
+        break;
+    case S_NUM:
+        pv_buf_printf(out, " %llu", (unsigned long long)json_object_get_uint64(v));
+        break;
+    case S_KEYS:
+        if (json_object_is_type(v, json_type_object)) {
+            json_object_object_foreach(v, key, val)
+            {
+                (void)val;
+                pv_buf_printf(out, "%s%s", n++ ? "," : " ", key);
+            }
+        }
+        break;
+    case S_NAMES:
+        for (; n < arr_len(v); n++)
+            pv_buf_printf(out, "%s%s", n ? "," : " ",
+                          json_object_get_string(json_object_array_get_idx(v, n)));
+        break;
+    case S_PGS:
+        for (; n < arr_len(v); n++) {
+            json_object *e = json_object_array_get_idx(v, n);
+            pv_buf_printf(out, "%s%s=%llu", n ? "," : " ", get_str(e, "state_name"),
+                          (unsigned long long)get_u64(e, "count"));
+        }
+        break;
+    }
+}
+
 int ceph_status_text(rados_t c, struct pv_buf *out, char *err, size_t errlen)
 {
     static const struct {
-        const char *key, *path;
-    } nums[] = {
-        {"monitors", "monmap.num_mons"},   {"osds", "osdmap.num_osds"},
-        {"osds_up", "osdmap.num_up_osds"}, {"osds_in", "osdmap.num_in_osds"},
-        {"pgs", "pgmap.num_pgs"},
+        const char *key;
+        enum stat_kind kind;
+        const char *path;
+    } lines[] = {
+        {"health", S_STR, "health.status"},          {"checks", S_KEYS, "health.checks"},
+        {"monitors", S_NUM, "monmap.num_mons"},      {"quorum", S_NAMES, "quorum_names"},
+        {"osds", S_NUM, "osdmap.num_osds"},          {"osds_up", S_NUM, "osdmap.num_up_osds"},
+        {"osds_in", S_NUM, "osdmap.num_in_osds"},    {"pgs", S_NUM, "pgmap.num_pgs"},
+        {"pg_states", S_PGS, "pgmap.pgs_by_state"},  {"objects", S_NUM, "pgmap.num_objects"},
+        {"bytes_used", S_NUM, "pgmap.bytes_used"},   {"bytes_avail", S_NUM, "pgmap.bytes_avail"},
+        {"bytes_total", S_NUM, "pgmap.bytes_total"},
     };
-    static const struct {
-        const char *key, *path;
-    } bytes[] = {
-        {"objects", "pgmap.num_objects"},
-        {"bytes_used", "pgmap.bytes_used"},
-        {"bytes_avail", "pgmap.bytes_avail"},
-        {"bytes_total", "pgmap.bytes_total"},
-    };
-    json_object *st, *osdmap, *v;
-    const char *sep = "";
+    json_object *st, *osdmap;
     int r;
 
     if ((r = run(c, cmd_new("status"), &st, "read the Ceph status", err, errlen)) < 0)
@@ -152,39 +188,11 @@ int ceph_status_text(rados_t c, struct pv_buf *out, char *err, size_t errlen)
     /* releases before pacific nest the osdmap one level deeper */
     if ((osdmap = get(st, "osdmap.osdmap")))
         json_object_object_add(st, "osdmap", json_object_get(osdmap));
-
-    pv_buf_printf(out, "health: %s\nchecks:", get_str(st, "health.status"));
-    if ((v = get(st, "health.checks")) && json_object_is_type(v, json_type_object)) {
-        json_object_object_foreach(v, name, check)
-        {
-            (void)check;
-            pv_buf_printf(out, "%s%s", *sep ? sep : " ", name);
-            sep = ",";
-        }
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        pv_buf_printf(out, "%s:", lines[i].key);
+        stat_value(out, st, lines[i].kind, lines[i].path);
+        pv_buf_printf(out, "\n");
     }
-    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
-        if (i == 1) { /* quorum goes after monitors */
-            pv_buf_printf(out, "\nquorum:");
-            v = get(st, "quorum_names");
-            sep = " ";
-            for (size_t j = 0; j < arr_len(v); j++, sep = ",")
-                pv_buf_printf(out, "%s%s", sep,
-                              json_object_get_string(json_object_array_get_idx(v, j)));
-        }
-        pv_buf_printf(out, "\n%s: %lld", nums[i].key, (long long)get_i64(st, nums[i].path));
-    }
-    pv_buf_printf(out, "\npg_states:");
-    v = get(st, "pgmap.pgs_by_state");
-    sep = " ";
-    for (size_t j = 0; j < arr_len(v); j++, sep = ",") {
-        json_object *s = json_object_array_get_idx(v, j);
-        pv_buf_printf(out, "%s%s=%lld", sep, get_str(s, "state_name"),
-                      (long long)get_i64(s, "count"));
-    }
-    for (size_t i = 0; i < sizeof(bytes) / sizeof(bytes[0]); i++)
-        pv_buf_printf(out, "\n%s: %llu", bytes[i].key,
-                      (unsigned long long)get_u64(st, bytes[i].path));
-    pv_buf_printf(out, "\n");
     json_object_put(st);
     if (out->oom) {
         snprintf(err, errlen, "cannot render the Ceph status: out of memory");
@@ -271,6 +279,24 @@ static int pool_exists(rados_t c, const char *name, int64_t *id, const char *wha
     *id = get_i64(reply, "pool_id");
     json_object_put(reply);
     return 0;
+}
+
+int ceph_pool_open(rados_t c, const char *pool, rados_ioctx_t *io, char *err, size_t errlen)
+{
+    char what[200];
+    int64_t id;
+    int r;
+
+    /* By id, after the mon (which has a timeout) confirmed the pool: by name, librados
+     * waits without a timeout for an osdmap that has the pool when its own lacks it. */
+    snprintf(what, sizeof(what), "open pool %s", pool);
+    if ((r = pool_exists(c, pool, &id, what, err, errlen)) < 0)
+        return r;
+    if ((r = rados_ioctx_create2(c, id, io)) == -ENOENT && rados_wait_for_latest_osdmap(c) == 0)
+        r = rados_ioctx_create2(c, id, io);
+    if (r < 0)
+        snprintf(err, errlen, "cannot open pool %s: %s", pool, strerror(-r));
+    return r;
 }
 
 /* Deletes a pool without the emptiness check; what says why for messages. */
@@ -401,10 +427,21 @@ int ceph_pool_set(rados_t c, const char *name, const char *key, int value, char 
     return pool_set(c, name, key, value, err, errlen);
 }
 
-/* -ENOTEMPTY unless pool id holds no object in any namespace. */
+/* Objects rbd keeps in every pool it has used, images or not. */
+static int rbd_bookkeeping(const char *oid)
+{
+    static const char *const names[] = {"rbd_directory", "rbd_info",      "rbd_children",
+                                        "rbd_trash",     "rbd_mirroring", "rbd_namespace"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(oid, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* -ENOTEMPTY if pool id holds an object, in any namespace, other than rbd's bookkeeping. */
 static int pool_empty(rados_t c, const char *name, int64_t id, char *err, size_t errlen)
 {
-    struct rados_pool_stat_t st;
     rados_list_ctx_t ls;
     rados_ioctx_t io;
     const char *entry;
@@ -420,24 +457,18 @@ static int pool_empty(rados_t c, const char *name, int64_t id, char *err, size_t
         snprintf(err, errlen, "cannot delete pool %s: cannot open it: %s", name, strerror(-r));
         return r;
     }
-    /* the stats lag writes by a second or two, so an empty answer is confirmed by a listing */
-    r = rados_ioctx_pool_stat(io, &st);
-    if (r == 0 && st.num_objects) {
-        snprintf(err, errlen, "cannot delete pool %s: it holds %llu objects", name,
-                 (unsigned long long)st.num_objects);
-        r = -ENOTEMPTY;
-        goto out;
-    }
+    /* a listing, not the stats: those lag writes by a second or two */
     rados_ioctx_set_namespace(io, LIBRADOS_ALL_NSPACES);
     if ((r = rados_nobjects_list_open(io, &ls)) < 0) {
         snprintf(err, errlen, "cannot delete pool %s: cannot check that it is empty: %s", name,
                  strerror(-r));
         goto out;
     }
-    r = rados_nobjects_list_next(ls, &entry, NULL, NULL);
+    while ((r = rados_nobjects_list_next(ls, &entry, NULL, NULL)) == 0 && rbd_bookkeeping(entry))
+        ;
     rados_nobjects_list_close(ls);
     if (r == 0) {
-        snprintf(err, errlen, "cannot delete pool %s: it holds objects", name);
+        snprintf(err, errlen, "cannot delete pool %s: it holds objects (%s, ...)", name, entry);
         r = -ENOTEMPTY;
     } else if (r == -ENOENT) {
         r = 0;

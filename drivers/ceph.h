@@ -60,7 +60,9 @@ int ceph_pool_create(rados_t c, const char *name, int pg_num, int size, int min_
 /* Sets size, min_size or pg_num. */
 int ceph_pool_set(rados_t c, const char *name, const char *key, int value, char *err,
                   size_t errlen);
-/* Deletes a pool; -ENOTEMPTY if it holds objects. */
+/* Opens pool for I/O; -ENOENT if it does not exist, -ETIMEDOUT if Ceph does not answer. */
+int ceph_pool_open(rados_t c, const char *pool, rados_ioctx_t *io, char *err, size_t errlen);
+/* Deletes a pool; -ENOTEMPTY if it holds objects other than rbd's own bookkeeping. */
 int ceph_pool_delete(rados_t c, const char *name, char *err, size_t errlen);
 
 struct ceph_osd {

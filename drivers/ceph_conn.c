@@ -4,7 +4,8 @@
  * Connecting costs a monitor round trip plus cephx, so handles are kept per
  * target. A dropped handle may still be in use by another thread (there is no
  * release call), so it is retired and shut down only after RETIRE_GRACE_S, by
- * which time every call on it has hit its client timeout.
+ * which time every call on it has hit its client timeout. Failed connects are
+ * not cached: each caller retries, and waits up to the timeout.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -171,7 +172,7 @@ static int open_conn(const struct ceph_target *t, rados_t *out, char *err, size_
     };
     static const char *const timeouts[] = {"client_mount_timeout", "rados_mon_op_timeout",
                                            "rados_osd_op_timeout"};
-    char name[96], secs[16], mons[512];
+    char name[96], secs[16], mons[1100];
     const char *user = t->user[0] ? t->user : "admin";
     rados_t c;
     int r, tmo;
@@ -290,21 +291,31 @@ int ceph_connect(const struct ceph_target *t, rados_t *out, char *err, size_t er
     return 0;
 }
 
+static int retired_full_locked(void)
+{
+    for (size_t i = 0; i < RETIRED; i++)
+        if (!retired[i].c)
+            return 0;
+    return 1;
+}
+
 void ceph_drop(const struct ceph_target *t)
 {
     struct ceph_target key;
-    rados_t evicted = NULL;
 
     norm_target(&key, t);
+    reap_retired();
     pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < SLOTS; i++)
+    /*
+     * With every retired slot in its grace, a drop is a reconnect storm: keep the
+     * handle (librados re-hunts monitors itself) rather than shut down one in use.
+     */
+    for (size_t i = 0; i < SLOTS && !retired_full_locked(); i++)
         if (slots[i].used && same_target(&slots[i].t, &key)) {
-            evicted = retire_locked(slots[i].c);
+            retire_locked(slots[i].c);
             memset(&slots[i], 0, sizeof(slots[i]));
         }
     pthread_mutex_unlock(&lock);
-    if (evicted)
-        rados_shutdown(evicted);
 }
 
 void ceph_shutdown_all(void)
@@ -341,7 +352,13 @@ int ceph_mon(rados_t c, const char *json, char **out, size_t *outlen, char *err,
         *outlen = 0;
     r = rados_mon_command(c, cmd, 1, "", 0, &buf, &blen, &st, &slen);
     if (r < 0) {
-        if (slen)
+        char secs[16];
+
+        /* librados's own status for this is a bare "timed out" */
+        if (r == -ETIMEDOUT && rados_conf_get(c, "rados_mon_op_timeout", secs, sizeof(secs)) == 0)
+            snprintf(err, errlen, "%s (no monitor answered within %s s)", strerror(ETIMEDOUT),
+                     secs);
+        else if (slen)
             snprintf(err, errlen, "%.*s", (int)slen, st);
         else
             snprintf(err, errlen, "%s", strerror(-r));

@@ -68,7 +68,7 @@ static int rx_open(const struct stor_cfg *c, struct rx *x, char *err, size_t err
     snprintf(x->pool, sizeof(x->pool), "%s", c->pool[0] ? c->pool : "rbd");
     if ((rc = ceph_connect(&x->t, &x->c, err, errlen)))
         return rc;
-    if ((rc = rados_ioctx_create(x->c, x->pool, &x->io))) {
+    if ((rc = ceph_pool_open(x->c, x->pool, &x->io, err, errlen))) {
         x->io = NULL;
         if (rc == -ENOENT)
             return fail(err, errlen, rc, "rbd storage %s: pool %s does not exist", c->id, x->pool);

@@ -199,10 +199,9 @@ static int storage_check(const char *doc, size_t len, char *err, size_t errlen)
 }
 
 /* Proxmox's storage types, so a pasted storage.cfg header is recognised as one. */
-static const char *const pve_types[] = {"dir",     "rbd",       "nfs",   "cifs",  "cephfs",
-                                        "lvm",     "lvmthin",   "zfs",   "zfspool", "iscsi",
-                                        "iscsidirect", "glusterfs", "btrfs", "pbs",   "esxi",
-                                        NULL};
+static const char *const pve_types[] = {
+    "dir",     "rbd",   "nfs",         "cifs",      "cephfs", "lvm", "lvmthin", "zfs",
+    "zfspool", "iscsi", "iscsidirect", "glusterfs", "btrfs",  "pbs", "esxi",    NULL};
 
 static int is_key(const char *w, size_t n)
 {

@@ -96,12 +96,18 @@ static void test_parse_size(void)
         const char *in;
         uint64_t want;
     } ok[] = {
-        {"0", 0},           {"1024", 1024},         {"4K", 4096},           {"4k", 4096},
-        {"512M", 512 << 20}, {"4G", 4ull << 30},     {"1.5T", 3ull << 39},   {"2GiB", 2ull << 30},
+        {"0", 0},
+        {"1024", 1024},
+        {"4K", 4096},
+        {"4k", 4096},
+        {"512M", 512 << 20},
+        {"4G", 4ull << 30},
+        {"1.5T", 3ull << 39},
+        {"2GiB", 2ull << 30},
         {"10KB", 10240},
     };
-    static const char *const bad[] = {"", "-1", "abc", "4X", "1.5", " 4G", "4G ", "99999999999T",
-                                      "18446744073709551616"};
+    static const char *const bad[] = {
+        "", "-1", "abc", "4X", "1.5", " 4G", "4G ", "99999999999T", "18446744073709551616"};
     uint64_t v;
 
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -123,12 +129,12 @@ static void test_vol_names(void)
     static const struct {
         const char *name;
         unsigned long vmid;
-    } ok[] = {{"vm-100-disk-0", 100},           {"base-999999999-disk-12", 999999999},
-              {"subvol-200-disk-1", 200},        {"vm-100-disk-0.qcow2", 100},
-              {"vm-101-cloudinit", 101},         {"vm-102-state-snap1", 102}};
-    static const char *const bad[] = {"disk0", "vm-99-disk-0", "vm-0100-disk-0", "vm-100-",
-                                      "vm-100-disk-0.img", "../vm-100-disk-0", "vm-100-a/b",
-                                      "ct-100-disk-0", ""};
+    } ok[] = {{"vm-100-disk-0", 100},     {"base-999999999-disk-12", 999999999},
+              {"subvol-200-disk-1", 200}, {"vm-100-disk-0.qcow2", 100},
+              {"vm-101-cloudinit", 101},  {"vm-102-state-snap1", 102}};
+    static const char *const bad[] = {"disk0",      "vm-99-disk-0",      "vm-0100-disk-0",
+                                      "vm-100-",    "vm-100-disk-0.img", "../vm-100-disk-0",
+                                      "vm-100-a/b", "ct-100-disk-0",     ""};
     unsigned long id;
 
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {

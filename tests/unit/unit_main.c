@@ -11,9 +11,8 @@ extern const struct unit_test sync_fault_tests[];
 extern const struct unit_test kvs_tests[];
 extern const struct unit_test storage_tests[];
 
-static const struct unit_test *const suites[] = {conf_tests, memdb_tests,      msg_tests,
-                                                 sync_tests, sync_fault_tests, kvs_tests,
-                                                 storage_tests};
+static const struct unit_test *const suites[] = {
+    conf_tests, memdb_tests, msg_tests, sync_tests, sync_fault_tests, kvs_tests, storage_tests};
 
 int main(int argc, char **argv)
 {
