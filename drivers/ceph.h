@@ -23,6 +23,7 @@ struct ceph_target {
     char monhost[512]; /* "127.0.0.1:6789 10.0.0.2" or "[v2:...,v1:...]" */
     char user[64];     /* without "client."; default "admin" */
     char keyring[1024];
+    char key[128]; /* a cephx secret itself (from priv/ceph/<storage>.keyring) */
 };
 
 /*

@@ -48,7 +48,8 @@ static time_t now(void)
 static int same_target(const struct ceph_target *a, const struct ceph_target *b)
 {
     return strcmp(a->conf, b->conf) == 0 && strcmp(a->monhost, b->monhost) == 0 &&
-           strcmp(a->user, b->user) == 0 && strcmp(a->keyring, b->keyring) == 0;
+           strcmp(a->user, b->user) == 0 && strcmp(a->keyring, b->keyring) == 0 &&
+           strcmp(a->key, b->key) == 0;
 }
 
 /* A copy with every field NUL-terminated and zero-padded. */
@@ -61,6 +62,7 @@ static void norm_target(struct ceph_target *dst, const struct ceph_target *src)
     snprintf(dst->user, sizeof(dst->user), "%.*s", (int)sizeof(src->user) - 1, src->user);
     snprintf(dst->keyring, sizeof(dst->keyring), "%.*s", (int)sizeof(src->keyring) - 1,
              src->keyring);
+    snprintf(dst->key, sizeof(dst->key), "%.*s", (int)sizeof(src->key) - 1, src->key);
 }
 
 /*
@@ -199,6 +201,8 @@ static int open_conn(const struct ceph_target *t, rados_t *out, char *err, size_
     if (t->monhost[0] && (r = set_opt(c, "mon_host", t->monhost, err, errlen)) < 0)
         goto fail;
     if (t->keyring[0] && (r = set_opt(c, "keyring", t->keyring, err, errlen)) < 0)
+        goto fail;
+    if (t->key[0] && (r = set_opt(c, "key", t->key, err, errlen)) < 0)
         goto fail;
     for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++)
         if ((r = set_opt(c, quiet[i][0], quiet[i][1], err, errlen)) < 0)

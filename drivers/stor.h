@@ -28,6 +28,7 @@ struct stor_cfg {
     char username[64]; /* default "admin" */
     char keyring[1024];
     char conf[1024]; /* a ceph.conf to read first, "" for none */
+    char key[128];   /* a cephx secret, when no keyring file is named */
 };
 
 struct stor_vol {
@@ -91,6 +92,10 @@ const struct stor_ops *stor_ops(const char *type);
 
 extern const struct stor_ops stor_dir;
 extern const struct stor_ops stor_rbd;
+
+/* Fills err from fmt and returns rc: `return stor_fail(err, len, -EIO, "...", ...);` */
+int stor_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Parses "4G", "512M", "1024" (bytes), "1.5T", with K/M/G/T binary units. -EINVAL if bad. */
 int stor_parse_size(const char *s, uint64_t *out);

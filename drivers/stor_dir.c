@@ -49,19 +49,6 @@ static const struct {
     {"not supported", EOPNOTSUPP},
 };
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
 static int is_file_fmt(const char *fmt)
 {
     for (size_t i = 0; i < sizeof(file_fmts) / sizeof(file_fmts[0]); i++)
@@ -176,7 +163,7 @@ static int qimg(const char *what, char *const argv[], struct pv_buf *out, char *
             close(op[0]);
             close(op[1]);
         }
-        return fail(err, errlen, rc, "qemu-img %s: pipe: %s", what, strerror(-rc));
+        return stor_fail(err, errlen, rc, "qemu-img %s: pipe: %s", what, strerror(-rc));
     }
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -200,20 +187,23 @@ static int qimg(const char *what, char *const argv[], struct pv_buf *out, char *
     if (rc) {
         close(op[0]);
         close(ep[0]);
-        return fail(err, errlen, -rc, "qemu-img %s: cannot run " QIMG ": %s", what, strerror(rc));
+        return stor_fail(err, errlen, -rc, "qemu-img %s: cannot run " QIMG ": %s", what,
+                         strerror(rc));
     }
     drain(op[0], ep[0], out, ebuf, sizeof(ebuf));
     close(op[0]);
     close(ep[0]);
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
-            return fail(err, errlen, -errno, "qemu-img %s: waitpid: %s", what, strerror(errno));
+            return stor_fail(err, errlen, -errno, "qemu-img %s: waitpid: %s", what,
+                             strerror(errno));
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
     if (WIFSIGNALED(status))
-        return fail(err, errlen, -EIO, "qemu-img %s: killed by signal %d", what, WTERMSIG(status));
+        return stor_fail(err, errlen, -EIO, "qemu-img %s: killed by signal %d", what,
+                         WTERMSIG(status));
     const char *msg = qimg_msg(ebuf);
-    return fail(err, errlen, -qimg_errno(msg), "qemu-img %s: %s", what, msg);
+    return stor_fail(err, errlen, -qimg_errno(msg), "qemu-img %s: %s", what, msg);
 }
 
 static int dir_locate(const struct stor_cfg *c, const char *name, const char *fmt,
@@ -224,29 +214,29 @@ static int dir_locate(const struct stor_cfg *c, const char *name, const char *fm
     int n;
 
     if (stor_vol_vmid(name, &vmid))
-        return fail(err, errlen, -EINVAL,
-                    "bad volume name '%s': want vm-<vmid>-disk-<n>[.qcow2|.raw|.vmdk]", name);
+        return stor_fail(err, errlen, -EINVAL,
+                         "bad volume name '%s': want vm-<vmid>-disk-<n>[.qcow2|.raw|.vmdk]", name);
     if (c->path[0] != '/')
-        return fail(err, errlen, -EINVAL, "dir storage %s: path '%s' is not absolute", c->id,
-                    c->path);
+        return stor_fail(err, errlen, -EINVAL, "dir storage %s: path '%s' is not absolute", c->id,
+                         c->path);
     memset(v, 0, sizeof(*v));
     dot = strchr(name, '.');
     if (is_dir_vol(name)) {
         if (dot || (fmt && strcmp(fmt, "subvol") != 0))
-            return fail(err, errlen, -EINVAL,
-                        "volume %s: subvol volumes are directories, not %s images", name,
-                        dot ? dot + 1 : fmt);
+            return stor_fail(err, errlen, -EINVAL,
+                             "volume %s: subvol volumes are directories, not %s images", name,
+                             dot ? dot + 1 : fmt);
         format = "subvol";
     } else if (dot) {
         format = dot + 1;
         if (fmt && strcmp(fmt, format) != 0)
-            return fail(err, errlen, -EINVAL, "volume %s: format %s contradicts its name", name,
-                        fmt);
+            return stor_fail(err, errlen, -EINVAL, "volume %s: format %s contradicts its name",
+                             name, fmt);
     } else {
         format = fmt ? fmt : c->format[0] ? c->format : "qcow2";
         if (!is_file_fmt(format))
-            return fail(err, errlen, -EINVAL,
-                        "volume %s: format '%s' is not one of qcow2, raw, vmdk", name, format);
+            return stor_fail(err, errlen, -EINVAL,
+                             "volume %s: format '%s' is not one of qcow2, raw, vmdk", name, format);
     }
     snprintf(v->name, sizeof(v->name), "%s", name);
     snprintf(v->format, sizeof(v->format), "%s", format);
@@ -254,8 +244,8 @@ static int dir_locate(const struct stor_cfg *c, const char *name, const char *fm
     n = snprintf(v->path, sizeof(v->path), "%s/images/%lu/%s%s%s", c->path, vmid, name,
                  *ext ? "." : "", ext);
     if (n < 0 || (size_t)n >= sizeof(v->path))
-        return fail(err, errlen, -ENAMETOOLONG, "volume %s: path under %s is too long", name,
-                    c->path);
+        return stor_fail(err, errlen, -ENAMETOOLONG, "volume %s: path under %s is too long", name,
+                         c->path);
     return 0;
 }
 
@@ -291,7 +281,7 @@ static int find(const struct stor_cfg *c, const char *name, struct stor_vol *v, 
     if (lstat(v->path, &st) == 0 || (!strchr(name, '.') && stem_file(c, name, v)))
         return 0;
     dir_locate(c, name, NULL, v, err, errlen);
-    return fail(err, errlen, -ENOENT, "volume %s: %s does not exist", name, v->path);
+    return stor_fail(err, errlen, -ENOENT, "volume %s: %s does not exist", name, v->path);
 }
 
 /* mkdir -p of the directory holding path. */
@@ -310,7 +300,7 @@ static int mkparents(const char *path, char *err, size_t errlen)
         char keep = *s;
         *s = 0;
         if (mkdir(d, 0755) && errno != EEXIST)
-            return fail(err, errlen, -errno, "mkdir %s: %s", d, strerror(errno));
+            return stor_fail(err, errlen, -errno, "mkdir %s: %s", d, strerror(errno));
         if (!(*s = keep))
             return 0;
     }
@@ -321,8 +311,8 @@ static int size_arg(char *buf, size_t len, uint64_t size, const char *name, char
                     size_t errlen)
 {
     if (size > (UINT64_MAX >> 1))
-        return fail(err, errlen, -EFBIG, "volume %s: size %llu is too large for qemu-img", name,
-                    (unsigned long long)size);
+        return stor_fail(err, errlen, -EFBIG, "volume %s: size %llu is too large for qemu-img",
+                         name, (unsigned long long)size);
     snprintf(buf, len, "%llu", (unsigned long long)(size + 511) / 512 * 512);
     return 0;
 }
@@ -333,7 +323,8 @@ static int claim(const char *path, const char *name, char *err, size_t errlen)
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 
     if (fd < 0)
-        return fail(err, errlen, -errno, "volume %s: create %s: %s", name, path, strerror(errno));
+        return stor_fail(err, errlen, -errno, "volume %s: create %s: %s", name, path,
+                         strerror(errno));
     close(fd);
     return 0;
 }
@@ -348,16 +339,16 @@ static int dir_alloc(const struct stor_cfg *c, const char *name, const char *fmt
     if ((rc = dir_locate(c, name, fmt, &v, err, errlen)) || (rc = mkparents(v.path, err, errlen)))
         return rc;
     if (stem_file(c, name, &other))
-        return fail(err, errlen, -EEXIST, "volume %s: %s already exists", name, other.path);
+        return stor_fail(err, errlen, -EEXIST, "volume %s: %s already exists", name, other.path);
     if ((rc = size_arg(sz, sizeof(sz), size, name, err, errlen)))
         return rc;
     if (size == 0 && !strcmp(v.format, "vmdk"))
-        return fail(err, errlen, -EINVAL, "volume %s: qemu cannot open an empty vmdk; give a size",
-                    name);
+        return stor_fail(err, errlen, -EINVAL,
+                         "volume %s: qemu cannot open an empty vmdk; give a size", name);
     if (!strcmp(v.format, "subvol")) {
         if (mkdir(v.path, 0755))
-            return fail(err, errlen, -errno, "volume %s: mkdir %s: %s", name, v.path,
-                        strerror(errno));
+            return stor_fail(err, errlen, -errno, "volume %s: mkdir %s: %s", name, v.path,
+                             strerror(errno));
     } else if ((rc = claim(v.path, name, err, errlen))) {
         return rc;
     } else {
@@ -394,10 +385,11 @@ static int dir_free(const struct stor_cfg *c, const char *name, char *err, size_
     if (!strcmp(v.format, "subvol")) {
         /* FTW_PHYS: never follow a guest's symlinks; FTW_MOUNT: stay off mounts in it. */
         if (nftw(v.path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT))
-            return fail(err, errlen, -errno, "volume %s: remove %s: %s", name, v.path,
-                        strerror(errno));
+            return stor_fail(err, errlen, -errno, "volume %s: remove %s: %s", name, v.path,
+                             strerror(errno));
     } else if (unlink(v.path)) {
-        return fail(err, errlen, -errno, "volume %s: unlink %s: %s", name, v.path, strerror(errno));
+        return stor_fail(err, errlen, -errno, "volume %s: unlink %s: %s", name, v.path,
+                         strerror(errno));
     }
     if ((slash = strrchr(v.path, '/'))) {
         *slash = 0;
@@ -422,7 +414,7 @@ static int info_json(struct stor_vol *v, json_object **jo, char *err, size_t err
     *jo = out.p ? json_tokener_parse(out.p) : NULL;
     pv_buf_free(&out);
     if (!*jo)
-        return fail(err, errlen, -EIO, "qemu-img info %s: output is not JSON", v->name);
+        return stor_fail(err, errlen, -EIO, "qemu-img info %s: output is not JSON", v->name);
     return 0;
 }
 
@@ -443,7 +435,7 @@ static int dir_info(const struct stor_cfg *c, const char *name, struct stor_vol 
         return rc;
     if (!json_object_object_get_ex(jo, "virtual-size", &f)) {
         json_object_put(jo);
-        return fail(err, errlen, -EIO, "qemu-img info %s: no virtual-size", name);
+        return stor_fail(err, errlen, -EIO, "qemu-img info %s: no virtual-size", name);
     }
     v.size = (uint64_t)json_object_get_int64(f);
     if (json_object_object_get_ex(jo, "format", &f))
@@ -463,8 +455,9 @@ static int dir_resize(const struct stor_cfg *c, const char *name, uint64_t size,
     if ((rc = find(c, name, &v, err, errlen)))
         return rc;
     if (!strcmp(v.format, "subvol"))
-        return fail(err, errlen, -EOPNOTSUPP,
-                    "volume %s: a subvol directory has no size to grow; its size is a quota", name);
+        return stor_fail(err, errlen, -EOPNOTSUPP,
+                         "volume %s: a subvol directory has no size to grow; its size is a quota",
+                         name);
     if ((rc = size_arg(sz, sizeof(sz), size, name, err, errlen)))
         return rc;
     snprintf(what, sizeof(what), "resize %s", name);
@@ -486,8 +479,8 @@ static int need_qcow2(const struct stor_vol *v, char *err, size_t errlen)
 {
     if (!strcmp(v->format, "qcow2"))
         return 0;
-    return fail(err, errlen, -EOPNOTSUPP, "volume %s: %s volumes have no snapshots; use qcow2",
-                v->name, v->format);
+    return stor_fail(err, errlen, -EOPNOTSUPP, "volume %s: %s volumes have no snapshots; use qcow2",
+                     v->name, v->format);
 }
 
 /* Calls fn for each snapshot of the qcow2 volume v, in table (creation) order. */
@@ -513,7 +506,7 @@ static int qcow2_opts(const struct stor_vol *v, char *out, size_t len, char *err
 
     for (const char *p = v->path; *p; p++) {
         if (n + 3 > len)
-            return fail(err, errlen, -ENAMETOOLONG, "volume %s: path too long", v->name);
+            return stor_fail(err, errlen, -ENAMETOOLONG, "volume %s: path too long", v->name);
         if (*p == ',')
             out[n++] = ',';
         out[n++] = *p;
@@ -546,22 +539,23 @@ static int dir_snap(const struct stor_cfg *c, const char *name, const char *snap
     int rc, found;
 
     if ((unsigned)op >= sizeof(snap_ops) / sizeof(snap_ops[0]))
-        return fail(err, errlen, -EINVAL, "volume %s: unknown snapshot operation %d", name, op);
+        return stor_fail(err, errlen, -EINVAL, "volume %s: unknown snapshot operation %d", name,
+                         op);
     if (!snap_name_ok(snap))
-        return fail(err, errlen, -EINVAL, "bad snapshot name '%s': want [A-Za-z0-9_+.-]{1,64}",
-                    snap ? snap : "");
+        return stor_fail(err, errlen, -EINVAL, "bad snapshot name '%s': want [A-Za-z0-9_+.-]{1,64}",
+                         snap ? snap : "");
     if ((rc = find(c, name, &v, err, errlen)) || (rc = need_qcow2(&v, err, errlen)))
         return rc;
     if (!snap_ops[op].flag)
-        return fail(err, errlen, -EOPNOTSUPP,
-                    "volume %s: dir storage cannot %s snapshots: clones are full copies", name,
-                    snap_ops[op].verb);
+        return stor_fail(err, errlen, -EOPNOTSUPP,
+                         "volume %s: dir storage cannot %s snapshots: clones are full copies", name,
+                         snap_ops[op].verb);
     if ((found = each_snap(&v, snap_match, (void *)snap, err, errlen)) < 0)
         return found;
     if (found && !snap_ops[op].exists)
-        return fail(err, errlen, -EEXIST, "volume %s: snapshot %s already exists", name, snap);
+        return stor_fail(err, errlen, -EEXIST, "volume %s: snapshot %s already exists", name, snap);
     if (!found && snap_ops[op].exists)
-        return fail(err, errlen, -ENOENT, "volume %s: no snapshot %s", name, snap);
+        return stor_fail(err, errlen, -ENOENT, "volume %s: no snapshot %s", name, snap);
     if ((rc = qcow2_opts(&v, opts, sizeof(opts), err, errlen)))
         return rc;
     snprintf(what, sizeof(what), "snapshot %s %s@%s", snap_ops[op].verb, name, snap);
@@ -594,19 +588,20 @@ static int dir_clone(const struct stor_cfg *c, const char *name, const char *sna
     if ((rc = find(c, name, &src, err, errlen)))
         return rc;
     if (!strcmp(src.format, "subvol"))
-        return fail(err, errlen, -EOPNOTSUPP, "volume %s: dir storage cannot clone subvols", name);
+        return stor_fail(err, errlen, -EOPNOTSUPP, "volume %s: dir storage cannot clone subvols",
+                         name);
     if (snap && !snap_name_ok(snap))
-        return fail(err, errlen, -EINVAL, "bad snapshot name '%s'", snap);
+        return stor_fail(err, errlen, -EINVAL, "bad snapshot name '%s'", snap);
     if (snap && (rc = need_qcow2(&src, err, errlen)))
         return rc;
     /* The copy keeps the source's format unless newname names another one. */
     if ((rc = dir_locate(c, newname, strchr(newname, '.') ? NULL : src.format, &dst, err, errlen)))
         return rc;
     if (!strcmp(dst.format, "subvol"))
-        return fail(err, errlen, -EINVAL, "volume %s: cannot clone an image into a subvol",
-                    newname);
+        return stor_fail(err, errlen, -EINVAL, "volume %s: cannot clone an image into a subvol",
+                         newname);
     if (stem_file(c, newname, &other))
-        return fail(err, errlen, -EEXIST, "volume %s: %s already exists", newname, other.path);
+        return stor_fail(err, errlen, -EEXIST, "volume %s: %s already exists", newname, other.path);
     if ((rc = mkparents(dst.path, err, errlen)) || (rc = claim(dst.path, newname, err, errlen)))
         return rc;
     snprintf(lsnap, sizeof(lsnap), "snapshot.name=%s", snap ? snap : "");
@@ -637,8 +632,8 @@ static int dir_usage(const struct stor_cfg *c, struct stor_usage *u, char *err, 
     struct statvfs sv;
 
     if (statvfs(c->path, &sv))
-        return fail(err, errlen, -errno, "dir storage %s: statvfs %s: %s", c->id, c->path,
-                    strerror(errno));
+        return stor_fail(err, errlen, -errno, "dir storage %s: statvfs %s: %s", c->id, c->path,
+                         strerror(errno));
     u->total = (uint64_t)sv.f_blocks * sv.f_frsize;
     u->used = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
     u->avail = (uint64_t)sv.f_bavail * sv.f_frsize;
@@ -696,12 +691,13 @@ static int dir_list(const struct stor_cfg *c, stor_vol_fn fn, void *arg, char *e
     int rc = 0;
 
     if (stat(c->path, &st))
-        return fail(err, errlen, -errno, "dir storage %s: %s: %s", c->id, c->path, strerror(errno));
+        return stor_fail(err, errlen, -errno, "dir storage %s: %s: %s", c->id, c->path,
+                         strerror(errno));
     snprintf(images, sizeof(images), "%s/images", c->path);
     if (!(d = opendir(images)))
         return errno == ENOENT ? 0
-                               : fail(err, errlen, -errno, "dir storage %s: opendir %s: %s", c->id,
-                                      images, strerror(errno));
+                               : stor_fail(err, errlen, -errno, "dir storage %s: opendir %s: %s",
+                                           c->id, images, strerror(errno));
     while (!rc && (de = readdir(d))) {
         char *end;
         unsigned long gid = strtoul(de->d_name, &end, 10);

@@ -27,19 +27,6 @@ struct rx {
     rados_ioctx_t io;
 };
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
 /* Forgets the connection when rc says the cluster is gone, so the next call reconnects. */
 static int drop_if_lost(struct rx *x, int rc)
 {
@@ -53,7 +40,7 @@ static int rbd_fail(struct rx *x, int rc, const char *what, const char *image, c
                     size_t errlen)
 {
     drop_if_lost(x, rc);
-    return fail(err, errlen, rc, "rbd %s %s/%s: %s", what, x->pool, image, strerror(-rc));
+    return stor_fail(err, errlen, rc, "rbd %s %s/%s: %s", what, x->pool, image, strerror(-rc));
 }
 
 static int rx_open(const struct stor_cfg *c, struct rx *x, char *err, size_t errlen)
@@ -65,16 +52,18 @@ static int rx_open(const struct stor_cfg *c, struct rx *x, char *err, size_t err
     snprintf(x->t.monhost, sizeof(x->t.monhost), "%s", c->monhost);
     snprintf(x->t.user, sizeof(x->t.user), "%s", c->username[0] ? c->username : "admin");
     snprintf(x->t.keyring, sizeof(x->t.keyring), "%s", c->keyring);
+    snprintf(x->t.key, sizeof(x->t.key), "%s", c->key);
     snprintf(x->pool, sizeof(x->pool), "%s", c->pool[0] ? c->pool : "rbd");
     if ((rc = ceph_connect(&x->t, &x->c, err, errlen)))
         return rc;
     if ((rc = ceph_pool_open(x->c, x->pool, &x->io, err, errlen))) {
         x->io = NULL;
         if (rc == -ENOENT)
-            return fail(err, errlen, rc, "rbd storage %s: pool %s does not exist", c->id, x->pool);
+            return stor_fail(err, errlen, rc, "rbd storage %s: pool %s does not exist", c->id,
+                             x->pool);
         drop_if_lost(x, rc);
-        return fail(err, errlen, rc, "rbd storage %s: open pool %s: %s", c->id, x->pool,
-                    strerror(-rc));
+        return stor_fail(err, errlen, rc, "rbd storage %s: open pool %s: %s", c->id, x->pool,
+                         strerror(-rc));
     }
     return 0;
 }
@@ -90,13 +79,15 @@ static void rx_close(struct rx *x)
 static int name_ok(const char *name, char *err, size_t errlen)
 {
     if (stor_vol_vmid(name, NULL))
-        return fail(err, errlen, -EINVAL, "bad volume name '%s': want vm-<vmid>-disk-<n>", name);
+        return stor_fail(err, errlen, -EINVAL, "bad volume name '%s': want vm-<vmid>-disk-<n>",
+                         name);
     if (strchr(name, '.'))
-        return fail(err, errlen, -EINVAL,
-                    "volume %s: rbd volumes are raw images, named without an extension", name);
+        return stor_fail(err, errlen, -EINVAL,
+                         "volume %s: rbd volumes are raw images, named without an extension", name);
     if (!strncmp(name, "subvol-", 7) || !strncmp(name, "basevol-", 8))
-        return fail(err, errlen, -EINVAL,
-                    "volume %s: rbd cannot hold subvol directories; use vm-<vmid>-disk-<n>", name);
+        return stor_fail(err, errlen, -EINVAL,
+                         "volume %s: rbd cannot hold subvol directories; use vm-<vmid>-disk-<n>",
+                         name);
     return 0;
 }
 
@@ -106,8 +97,8 @@ static int snap_name_ok(const char *snap, char *err, size_t errlen)
 
     if (n == 0 || n > 64 || snap[0] == '-' ||
         strspn(snap, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+.-") != n)
-        return fail(err, errlen, -EINVAL, "bad snapshot name '%s': want [A-Za-z0-9_+.-]{1,64}",
-                    snap ? snap : "");
+        return stor_fail(err, errlen, -EINVAL, "bad snapshot name '%s': want [A-Za-z0-9_+.-]{1,64}",
+                         snap ? snap : "");
     return 0;
 }
 
@@ -119,8 +110,8 @@ static int rbd_locate(const struct stor_cfg *c, const char *name, const char *fm
     if ((rc = name_ok(name, err, errlen)))
         return rc;
     if (fmt && strcmp(fmt, "raw") != 0)
-        return fail(err, errlen, -EINVAL, "volume %s: rbd volumes are raw images, not %s", name,
-                    fmt);
+        return stor_fail(err, errlen, -EINVAL, "volume %s: rbd volumes are raw images, not %s",
+                         name, fmt);
     memset(v, 0, sizeof(*v));
     snprintf(v->name, sizeof(v->name), "%s", name);
     snprintf(v->format, sizeof(v->format), "raw");
@@ -135,7 +126,7 @@ static int img_open(struct rx *x, const char *name, int ro, rbd_image_t *img, ch
     int rc = ro ? rbd_open_read_only(x->io, name, img, NULL) : rbd_open(x->io, name, img, NULL);
 
     if (rc == -ENOENT)
-        return fail(err, errlen, rc, "rbd open %s/%s: no such image", x->pool, name);
+        return stor_fail(err, errlen, rc, "rbd open %s/%s: no such image", x->pool, name);
     return rc ? rbd_fail(x, rc, "open", name, err, errlen) : 0;
 }
 
@@ -214,7 +205,8 @@ static int snaps_get(struct rx *x, rbd_image_t img, const char *name, rbd_snap_i
         rbd_snap_info_t *ns = realloc(s, sizeof(*s) * (size_t)(max + 1));
         if (!ns) {
             free(s);
-            return fail(err, errlen, -ENOMEM, "rbd snap list %s/%s: out of memory", x->pool, name);
+            return stor_fail(err, errlen, -ENOMEM, "rbd snap list %s/%s: out of memory", x->pool,
+                             name);
         }
         s = ns;
         if ((rc = rbd_snap_list(img, s, &max)) >= 0)
@@ -255,12 +247,14 @@ static int no_children(struct rx *x, rbd_image_t img, const char *name, const ch
     rc = rbd_list_children3(img, kids, &n);
     rbd_snap_set(img, NULL);
     if (rc == -ERANGE)
-        return fail(err, errlen, -EBUSY, "volume %s: clones depend on snapshot %s", name, snap);
+        return stor_fail(err, errlen, -EBUSY, "volume %s: clones depend on snapshot %s", name,
+                         snap);
     if (rc < 0)
         return rbd_fail(x, rc, "list children of", name, err, errlen);
     if (n) {
-        fail(err, errlen, -EBUSY, "volume %s: clone %s/%s%s depends on snapshot %s; flatten it",
-             name, kids[0].pool_name, kids[0].image_name, n > 1 ? " and others" : "", snap);
+        stor_fail(err, errlen, -EBUSY,
+                  "volume %s: clone %s/%s%s depends on snapshot %s; flatten it", name,
+                  kids[0].pool_name, kids[0].image_name, n > 1 ? " and others" : "", snap);
         rbd_linked_image_spec_list_cleanup(kids, n);
         return -EBUSY;
     }
@@ -279,8 +273,9 @@ static int no_watchers(struct rx *x, rbd_image_t img, const char *name, char *er
     if (!rc)
         rbd_watchers_list_cleanup(w, n);
     if (rc == -ERANGE || n > 1)
-        return fail(err, errlen, -EBUSY,
-                    "rbd remove %s/%s: image is open elsewhere (a running guest?)", x->pool, name);
+        return stor_fail(err, errlen, -EBUSY,
+                         "rbd remove %s/%s: image is open elsewhere (a running guest?)", x->pool,
+                         name);
     return 0;
 }
 
@@ -324,12 +319,12 @@ static int rbd_free(const struct stor_cfg *c, const char *name, char *err, size_
         return rc;
     if (!(rc = purge_snaps(&x, name, err, errlen)) && (rc = rbd_remove(x.io, name))) {
         if (rc == -EBUSY)
-            fail(err, errlen, rc, "rbd remove %s/%s: image is open elsewhere (a running guest?)",
-                 x.pool, name);
+            stor_fail(err, errlen, rc,
+                      "rbd remove %s/%s: image is open elsewhere (a running guest?)", x.pool, name);
         else if (rc == -ENOTEMPTY)
-            fail(err, errlen, rc,
-                 "rbd remove %s/%s: snapshots remain (in the trash, kept for clones?)", x.pool,
-                 name);
+            stor_fail(err, errlen, rc,
+                      "rbd remove %s/%s: snapshots remain (in the trash, kept for clones?)", x.pool,
+                      name);
         else
             rbd_fail(&x, rc, "remove", name, err, errlen);
     }
@@ -392,16 +387,16 @@ static int snap_op(struct rx *x, rbd_image_t img, const char *name, const char *
     if ((rc = rbd_snap_exists(img, snap, &exists)))
         return rbd_fail(x, rc, "snap exists", name, err, errlen);
     if (exists && op == STOR_SNAP_CREATE)
-        return fail(err, errlen, -EEXIST, "rbd snap create %s/%s@%s: snapshot exists", x->pool,
-                    name, snap);
+        return stor_fail(err, errlen, -EEXIST, "rbd snap create %s/%s@%s: snapshot exists", x->pool,
+                         name, snap);
     if (!exists && op != STOR_SNAP_CREATE)
-        return fail(err, errlen, -ENOENT, "rbd snap %s %s/%s@%s: no such snapshot", verb, x->pool,
-                    name, snap);
+        return stor_fail(err, errlen, -ENOENT, "rbd snap %s %s/%s@%s: no such snapshot", verb,
+                         x->pool, name, snap);
     if (exists && (rc = rbd_snap_is_protected(img, snap, &prot)))
         return rbd_fail(x, rc, "snap is_protected", name, err, errlen);
     if (prot && op == STOR_SNAP_REMOVE)
-        return fail(err, errlen, -EBUSY, "rbd snap remove %s/%s@%s: snapshot is protected", x->pool,
-                    name, snap);
+        return stor_fail(err, errlen, -EBUSY, "rbd snap remove %s/%s@%s: snapshot is protected",
+                         x->pool, name, snap);
     if (prot && op == STOR_SNAP_PROTECT)
         return 0;
     if (!prot && exists && op == STOR_SNAP_UNPROTECT)
@@ -409,8 +404,8 @@ static int snap_op(struct rx *x, rbd_image_t img, const char *name, const char *
     if (op == STOR_SNAP_UNPROTECT && (rc = no_children(x, img, name, snap, err, errlen)))
         return rc;
     if ((rc = snap_ops[op].call(img, snap)))
-        return fail(err, errlen, drop_if_lost(x, rc), "rbd snap %s %s/%s@%s: %s", verb, x->pool,
-                    name, snap, strerror(-rc));
+        return stor_fail(err, errlen, drop_if_lost(x, rc), "rbd snap %s %s/%s@%s: %s", verb,
+                         x->pool, name, snap, strerror(-rc));
     return 0;
 }
 
@@ -422,7 +417,8 @@ static int rbd_snap(const struct stor_cfg *c, const char *name, const char *snap
     int rc;
 
     if ((unsigned)op >= sizeof(snap_ops) / sizeof(snap_ops[0]))
-        return fail(err, errlen, -EINVAL, "volume %s: unknown snapshot operation %d", name, op);
+        return stor_fail(err, errlen, -EINVAL, "volume %s: unknown snapshot operation %d", name,
+                         op);
     if ((rc = name_ok(name, err, errlen)) || (rc = snap_name_ok(snap, err, errlen)) ||
         (rc = rx_open(c, &x, err, errlen)))
         return rc;
@@ -475,8 +471,8 @@ static int protect_for_clone(struct rx *x, const char *name, const char *snap, c
     else if (prot)
         rc = 1; /* already protected: the EINVAL had another cause */
     else if ((rc = rbd_snap_protect(img, snap)))
-        fail(err, errlen, drop_if_lost(x, rc), "rbd snap protect %s/%s@%s: %s", x->pool, name, snap,
-             strerror(-rc));
+        stor_fail(err, errlen, drop_if_lost(x, rc), "rbd snap protect %s/%s@%s: %s", x->pool, name,
+                  snap, strerror(-rc));
     rbd_close(img);
     return rc;
 }
@@ -490,8 +486,8 @@ static int rbd_clone_vol(const struct stor_cfg *c, const char *name, const char 
     int rc, p = 0;
 
     if (!snap)
-        return fail(err, errlen, -EINVAL,
-                    "volume %s: an rbd clone needs a snapshot: clone <new> <snap>", name);
+        return stor_fail(err, errlen, -EINVAL,
+                         "volume %s: an rbd clone needs a snapshot: clone <new> <snap>", name);
     if ((rc = name_ok(name, err, errlen)) || (rc = name_ok(newname, err, errlen)) ||
         (rc = snap_name_ok(snap, err, errlen)) || (rc = rx_open(c, &x, err, errlen)))
         return rc;
@@ -504,11 +500,11 @@ static int rbd_clone_vol(const struct stor_cfg *c, const char *name, const char 
     if (p < 0)
         rc = p; /* err says why protecting failed */
     else if (rc)
-        fail(err, errlen, drop_if_lost(&x, rc), "rbd clone %s/%s@%s to %s: %s", x.pool, name, snap,
-             newname,
-             rc == -EEXIST   ? "the target exists"
-             : rc == -ENOENT ? "no such image or snapshot"
-                             : strerror(-rc));
+        stor_fail(err, errlen, drop_if_lost(&x, rc), "rbd clone %s/%s@%s to %s: %s", x.pool, name,
+                  snap, newname,
+                  rc == -EEXIST   ? "the target exists"
+                  : rc == -ENOENT ? "no such image or snapshot"
+                                  : strerror(-rc));
     else
         rc = vol_info(&x, newname, out ? out : &v, err, errlen);
     rx_close(&x);
@@ -591,8 +587,8 @@ static int rbd_usage(const struct stor_cfg *c, struct stor_usage *u, char *err, 
         return 0;
     }
     if ((rc = rados_ioctx_pool_stat(x.io, &ps)) || (rc = rados_cluster_stat(x.c, &cs))) {
-        fail(err, errlen, drop_if_lost(&x, rc), "rbd storage %s: usage of pool %s: %s", c->id,
-             x.pool, strerror(-rc));
+        stor_fail(err, errlen, drop_if_lost(&x, rc), "rbd storage %s: usage of pool %s: %s", c->id,
+                  x.pool, strerror(-rc));
     } else {
         u->used = ps.num_bytes;
         u->avail = cs.kb_avail * 1024;
@@ -628,7 +624,7 @@ static int image_names(struct rx *x, rbd_image_spec_t **out, size_t *n, char *er
     }
     free(imgs);
     *n = 0;
-    return fail(err, errlen, drop_if_lost(x, rc), "rbd list %s: %s", x->pool, strerror(-rc));
+    return stor_fail(err, errlen, drop_if_lost(x, rc), "rbd list %s: %s", x->pool, strerror(-rc));
 }
 
 static int rbd_list_vols(const struct stor_cfg *c, stor_vol_fn fn, void *arg, char *err,

@@ -23,6 +23,42 @@ static void get_key(const struct memdb_entry *c, const char *key, char *val, siz
         conf_get((const char *)c->data, c->size, key, val, len);
 }
 
+/*
+ * The secret in priv/ceph/<id>.keyring, where Proxmox keeps an external Ceph's keyring
+ * ("key = AQ..." under a [client.x] section). Replicated and root-only, like the rest
+ * of priv/.
+ */
+static void priv_key(struct fs *fs, const char *id, char *key, size_t len)
+{
+    const struct memdb_entry *p, *c, *k;
+    char name[80];
+
+    key[0] = 0;
+    snprintf(name, sizeof(name), "%s.keyring", id);
+    memdb_rdlock(fs->mem);
+    p = memdb_lookup(fs->mem, MEMDB_ROOT, "priv");
+    c = p ? memdb_lookup(fs->mem, p->inode, "ceph") : NULL;
+    k = c ? memdb_lookup(fs->mem, c->inode, name) : NULL;
+    for (const char *s = k && k->data ? (const char *)k->data : NULL, *end = s ? s + k->size : NULL;
+         s && s < end;) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        size_t l = nl ? (size_t)(nl - s) : (size_t)(end - s), i = 0, v;
+        while (i < l && (s[i] == ' ' || s[i] == '\t'))
+            i++;
+        if (l - i > 3 && memcmp(s + i, "key", 3) == 0) {
+            for (v = i + 3; v < l && (s[v] == ' ' || s[v] == '\t' || s[v] == '='); v++)
+                ;
+            if (v > i + 3 && l - v < len) {
+                memcpy(key, s + v, l - v);
+                key[l - v] = 0;
+                break;
+            }
+        }
+        s += l + 1;
+    }
+    memdb_unlock(fs->mem);
+}
+
 int storage_load(struct fs *fs, uint64_t dir, struct storage_def *d, struct pv_err *e)
 {
     const struct memdb_entry *s, *c, *v;
@@ -62,6 +98,8 @@ int storage_load(struct fs *fs, uint64_t dir, struct storage_def *d, struct pv_e
     /* rbd is shared by nature; without monitors of its own it uses the cluster's Ceph */
     if (strcmp(g->type, "rbd") == 0) {
         d->shared = 1;
+        if (g->monhost[0] && !g->keyring[0])
+            priv_key(fs, g->id, g->key, sizeof(g->key));
         if (!g->monhost[0]) {
             struct ceph_target t;
             storage_ceph_target(fs, &t);

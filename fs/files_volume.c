@@ -257,12 +257,14 @@ static int do_snap(const struct pv_obj *o, struct volctx *c, enum stor_snap_op o
     return 0;
 }
 
-static int v_free(const struct pv_obj *o, struct volctx *c, int argc, char **argv, struct pv_err *e)
+static int v_free(const struct pv_obj *o, struct volctx *c, int op, int argc, char **argv,
+                  struct pv_err *e)
 {
     char err[STOR_ERRLEN] = "";
     struct pv_buf users = {0};
     int n = storage_users(o->fs, c->d.cfg.id, &c->v, &users), rc;
 
+    (void)op;
     (void)argc;
     (void)argv;
     if (n) {
@@ -278,55 +280,29 @@ static int v_free(const struct pv_obj *o, struct volctx *c, int argc, char **arg
     return fs_catalog_remove(o->fs, c->dir, e);
 }
 
-static int v_resize(const struct pv_obj *o, struct volctx *c, int argc, char **argv,
+static int v_resize(const struct pv_obj *o, struct volctx *c, int op, int argc, char **argv,
                     struct pv_err *e)
 {
+    (void)op;
     (void)argc;
     return grow(o, c, argv[0], e);
 }
 
-static int v_snapshot(const struct pv_obj *o, struct volctx *c, int argc, char **argv,
-                      struct pv_err *e)
+static int v_snap(const struct pv_obj *o, struct volctx *c, int op, int argc, char **argv,
+                  struct pv_err *e)
 {
     (void)argc;
-    return do_snap(o, c, STOR_SNAP_CREATE, argv[0], e);
+    return do_snap(o, c, (enum stor_snap_op)op, argv[0], e);
 }
 
-static int v_delsnapshot(const struct pv_obj *o, struct volctx *c, int argc, char **argv,
-                         struct pv_err *e)
-{
-    (void)argc;
-    return do_snap(o, c, STOR_SNAP_REMOVE, argv[0], e);
-}
-
-static int v_rollback(const struct pv_obj *o, struct volctx *c, int argc, char **argv,
-                      struct pv_err *e)
-{
-    (void)argc;
-    return do_snap(o, c, STOR_SNAP_ROLLBACK, argv[0], e);
-}
-
-static int v_protect(const struct pv_obj *o, struct volctx *c, int argc, char **argv,
-                     struct pv_err *e)
-{
-    (void)argc;
-    return do_snap(o, c, STOR_SNAP_PROTECT, argv[0], e);
-}
-
-static int v_unprotect(const struct pv_obj *o, struct volctx *c, int argc, char **argv,
-                       struct pv_err *e)
-{
-    (void)argc;
-    return do_snap(o, c, STOR_SNAP_UNPROTECT, argv[0], e);
-}
-
-static int v_clone(const struct pv_obj *o, struct volctx *c, int argc, char **argv,
+static int v_clone(const struct pv_obj *o, struct volctx *c, int op, int argc, char **argv,
                    struct pv_err *e)
 {
     char err[STOR_ERRLEN] = "";
     struct stor_vol v = {0};
     int rc, exists;
 
+    (void)op;
     if (volume_name_ok(argv[0], e))
         return -e->err;
     if (argc > 1 && !snap_dir(o->fs, c, argv[1]))
@@ -348,9 +324,10 @@ static int v_clone(const struct pv_obj *o, struct volctx *c, int argc, char **ar
     return 0;
 }
 
-static int v_flatten(const struct pv_obj *o, struct volctx *c, int argc, char **argv,
+static int v_flatten(const struct pv_obj *o, struct volctx *c, int op, int argc, char **argv,
                      struct pv_err *e)
 {
+    (void)op;
     char err[STOR_ERRLEN] = "";
     int rc;
 
@@ -364,13 +341,19 @@ static int v_flatten(const struct pv_obj *o, struct volctx *c, int argc, char **
 static const struct {
     const char *verb;
     int min, max;
-    int (*run)(const struct pv_obj *o, struct volctx *c, int argc, char **argv, struct pv_err *e);
+    int (*run)(const struct pv_obj *o, struct volctx *c, int op, int argc, char **argv,
+               struct pv_err *e);
+    int op; /* v_snap: which snapshot operation */
 } volume_verbs[] = {
-    {"free", 0, 0, v_free},           {"resize", 1, 1, v_resize},
-    {"snapshot", 1, 1, v_snapshot},   {"delsnapshot", 1, 1, v_delsnapshot},
-    {"rollback", 1, 1, v_rollback},   {"protect", 1, 1, v_protect},
-    {"unprotect", 1, 1, v_unprotect}, {"clone", 1, 2, v_clone},
-    {"flatten", 0, 0, v_flatten},
+    {"free", 0, 0, v_free, 0},
+    {"resize", 1, 1, v_resize, 0},
+    {"snapshot", 1, 1, v_snap, STOR_SNAP_CREATE},
+    {"delsnapshot", 1, 1, v_snap, STOR_SNAP_REMOVE},
+    {"rollback", 1, 1, v_snap, STOR_SNAP_ROLLBACK},
+    {"protect", 1, 1, v_snap, STOR_SNAP_PROTECT},
+    {"unprotect", 1, 1, v_snap, STOR_SNAP_UNPROTECT},
+    {"clone", 1, 2, v_clone, 0},
+    {"flatten", 0, 0, v_flatten, 0},
 };
 
 #define VOLUME_USAGE                                                                               \
@@ -394,7 +377,7 @@ int volume_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct 
                            VOLUME_USAGE);
         if (vol_load(o->fs, o->dir, &c, e) || storage_usable_here(o->fs, &c.d, e))
             return -e->err;
-        return volume_verbs[i].run(o, &c, argc - 1, argv + 1, e);
+        return volume_verbs[i].run(o, &c, volume_verbs[i].op, argc - 1, argv + 1, e);
     }
     return pv_fail(e, EINVAL, "unknown command '%.64s' (commands: %s)", argc ? argv[0] : "",
                    VOLUME_USAGE);

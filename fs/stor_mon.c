@@ -162,26 +162,23 @@ static size_t list_storages(struct fs *fs, uint64_t *dirs, size_t max)
     return n;
 }
 
-/* Makes nodes/<self>/storage hold exactly the storages in ids. */
-static void sync_node_dirs(struct fs *fs, char ids[][64], size_t n)
+/* Makes catalog directory dir hold exactly the objects names (of type tid). */
+static void mirror_dir(struct fs *fs, uint64_t dir, uint16_t tid, char names[][128], size_t n)
 {
-    const struct memdb_entry *self, *d;
-    uint64_t dir = 0, drop[MAX_STOR];
-    char add[MAX_STOR][64];
-    size_t nadd = 0, ndrop = 0;
+    static char add[MAX_OSDS][128];
+    const struct memdb_entry *d;
+    uint64_t drop[MAX_OSDS];
+    size_t ndrop = 0, nadd = 0;
     struct pv_err e = {0};
 
     memdb_rdlock(fs->mem);
-    self = memdb_get(fs->mem, fs->node_dir);
-    d = self ? memdb_lookup(fs->mem, self->inode, "storage") : NULL;
-    if (d) {
-        dir = d->inode;
+    if ((d = memdb_get(fs->mem, dir))) {
         for (size_t i = 0; i < n; i++)
-            if (!memdb_lookup(fs->mem, dir, ids[i]))
-                snprintf(add[nadd++], sizeof(add[0]), "%s", ids[i]);
-        for (uint32_t k = 0; k < d->nkids && ndrop < MAX_STOR; k++) {
+            if (!memdb_lookup(fs->mem, dir, names[i]) && nadd < MAX_OSDS)
+                snprintf(add[nadd++], sizeof(add[0]), "%s", names[i]);
+        for (uint32_t k = 0; k < d->nkids && ndrop < MAX_OSDS; k++) {
             size_t i;
-            for (i = 0; i < n && strcmp(ids[i], d->kids[k]->name) != 0; i++)
+            for (i = 0; i < n && strcmp(names[i], d->kids[k]->name) != 0; i++)
                 ;
             if (i == n)
                 drop[ndrop++] = d->kids[k]->inode;
@@ -189,14 +186,27 @@ static void sync_node_dirs(struct fs *fs, char ids[][64], size_t n)
     }
     memdb_unlock(fs->mem);
     for (size_t i = 0; i < nadd; i++)
-        fs_catalog_create(fs, dir, add[i], T_NODE_STOR, NULL, NULL, &e);
+        fs_catalog_create(fs, dir, add[i], tid, NULL, NULL, &e);
     for (size_t i = 0; i < ndrop; i++)
         fs_catalog_remove(fs, drop[i], &e);
 }
 
+/* The inode of directory sub in dir, or 0. */
+static uint64_t subdir(struct fs *fs, uint64_t dir, const char *sub)
+{
+    const struct memdb_entry *d;
+    uint64_t ino = 0;
+
+    memdb_rdlock(fs->mem);
+    if (dir && (d = memdb_lookup(fs->mem, dir, sub)))
+        ino = d->inode;
+    memdb_unlock(fs->mem);
+    return ino;
+}
+
 static void cycle_storages(struct fs *fs)
 {
-    static char ids[MAX_STOR][64];
+    static char ids[MAX_STOR][128];
     static struct stor_fig figs[MAX_STOR];
     uint64_t dirs[MAX_STOR];
     size_t n = list_storages(fs, dirs, MAX_STOR), m = 0;
@@ -218,12 +228,12 @@ static void cycle_storages(struct fs *fs)
     }
     pthread_mutex_lock(&mon.lock);
     for (size_t i = 0; i < m; i++) {
-        memcpy(mon.stor[i].id, ids[i], sizeof(mon.stor[i].id));
+        snprintf(mon.stor[i].id, sizeof(mon.stor[i].id), "%.63s", ids[i]);
         mon.stor[i].f = figs[i];
     }
     mon.nstor = m;
     pthread_mutex_unlock(&mon.lock);
-    sync_node_dirs(fs, ids, m);
+    mirror_dir(fs, subdir(fs, fs->node_dir, "storage"), T_NODE_STOR, ids, m);
 }
 
 /* ---- Ceph ------------------------------------------------------------------ */
@@ -273,38 +283,6 @@ static int osd_fn(void *arg, const struct ceph_osd *o)
     if (fresh.nosds < MAX_OSDS)
         fresh.osds[fresh.nosds++] = *o;
     return 0;
-}
-
-/* Makes the catalog directory (ceph/pools or ceph/osds) hold exactly names. */
-static void mirror(struct fs *fs, const char *sub, uint16_t tid, char names[][128], size_t n)
-{
-    const struct memdb_entry *c, *d;
-    uint64_t dir = 0, drop[MAX_OSDS];
-    size_t ndrop = 0, nadd = 0;
-    static char add[MAX_OSDS][128];
-    struct pv_err e = {0};
-
-    memdb_rdlock(fs->mem);
-    c = memdb_lookup(fs->mem, MEMDB_ROOT, "ceph");
-    d = c ? memdb_lookup(fs->mem, c->inode, sub) : NULL;
-    if (d) {
-        dir = d->inode;
-        for (size_t i = 0; i < n; i++)
-            if (!memdb_lookup(fs->mem, dir, names[i]) && nadd < MAX_OSDS)
-                snprintf(add[nadd++], sizeof(add[0]), "%s", names[i]);
-        for (uint32_t k = 0; k < d->nkids && ndrop < MAX_OSDS; k++) {
-            size_t i;
-            for (i = 0; i < n && strcmp(names[i], d->kids[k]->name) != 0; i++)
-                ;
-            if (i == n)
-                drop[ndrop++] = d->kids[k]->inode;
-        }
-    }
-    memdb_unlock(fs->mem);
-    for (size_t i = 0; i < nadd; i++)
-        fs_catalog_create(fs, dir, add[i], tid, NULL, NULL, &e);
-    for (size_t i = 0; i < ndrop; i++)
-        fs_catalog_remove(fs, drop[i], &e);
 }
 
 void stor_mon_ceph_lock(void)
@@ -374,12 +352,12 @@ void stor_mon_ceph_refresh(struct fs *fs)
         for (n = 0; n < mon.npools; n++)
             snprintf(names[n], sizeof(names[0]), "%s", mon.pools[n].name);
         pthread_mutex_unlock(&mon.lock);
-        mirror(fs, "pools", T_CEPH_POOL, names, n);
+        mirror_dir(fs, subdir(fs, subdir(fs, MEMDB_ROOT, "ceph"), "pools"), T_CEPH_POOL, names, n);
         pthread_mutex_lock(&mon.lock);
         for (n = 0; n < mon.nosds; n++)
             snprintf(names[n], sizeof(names[0]), "%d", mon.osds[n].id);
         pthread_mutex_unlock(&mon.lock);
-        mirror(fs, "osds", T_CEPH_OSD, names, n);
+        mirror_dir(fs, subdir(fs, subdir(fs, MEMDB_ROOT, "ceph"), "osds"), T_CEPH_OSD, names, n);
     }
     pthread_mutex_unlock(&mon.ceph_lock);
 }

@@ -146,6 +146,34 @@ def test_rbd_volumes(pvefs, ceph3):
     os.rmdir(d.p("ceph/pools/vols"))
 
 
+@pytest.mark.budget(90)
+def test_rbd_external_cluster_with_priv_keyring(pvefs, ceph3):
+    """An rbd storage with monitors of its own and its key in priv/ceph/<id>.keyring (as
+    Proxmox keeps an external cluster's keyring), not through ceph/config."""
+    d, c = pvefs, ceph3
+    assert c.cli("osd", "pool", "create", "extp", "8").returncode == 0
+    os.makedirs(d.p("priv/ceph"), exist_ok=True)
+    write_ok(d.p("priv/ceph/ext.keyring"), (c.dir / "keyring").read_text())
+    os.mkdir(d.p("storage/ext"))
+    write_ok(d.p("storage/ext/config"),
+             "type: rbd\nmonhost: [v2:127.0.0.1:%d]\npool: extp\nusername: admin\n" % c.port)
+    assert "monhost:" not in read_text(d.p("ceph/config"))  # ceph/config does not name this cluster
+    os.mkdir(d.p("storage/ext/volumes/vm-400-disk-0"))
+    assert run(["rbd", "-c", str(c.conf), "ls", "extp"]).stdout.split() == ["vm-400-disk-0"]
+    os.rmdir(d.p("storage/ext/volumes/vm-400-disk-0"))
+    assert run(["rbd", "-c", str(c.conf), "ls", "extp"]).stdout.split() == []
+    # without a key the monitors refuse us: a clean error that says why, nothing recorded
+    os.mkdir(d.p("storage/ext2"))
+    write_ok(d.p("storage/ext2/config"),
+             "type: rbd\nmonhost: [v2:127.0.0.1:%d]\npool: extp\nusername: nobody\n" % c.port)
+    r = try_write(d.p("storage/ext2/ctl"), "alloc vm-401-disk-0 1M\n")
+    assert r["writes"][0] in (errno.ETIMEDOUT, errno.EACCES, errno.EPERM, errno.ENOENT), r
+    assert os.listdir(d.p("storage/ext2/volumes")) == []
+    assert any("ext2" in l for l in d.errors()), d.errors()[-3:]
+    os.rmdir(d.p("storage/ext2"))
+    os.rmdir(d.p("storage/ext"))
+
+
 @pytest.mark.budget(120)
 def test_osd_killed_shows_down_and_io_goes_on(pvefs, ceph3):
     d, c = pvefs, ceph3
