@@ -30,31 +30,24 @@ static void get_key(const struct memdb_entry *c, const char *key, char *val, siz
  */
 static void priv_key(struct fs *fs, const char *id, char *key, size_t len)
 {
-    const struct memdb_entry *p, *c, *k;
+    const struct memdb_entry *pv, *c, *k;
     char name[80];
 
     key[0] = 0;
     snprintf(name, sizeof(name), "%s.keyring", id);
     memdb_rdlock(fs->mem);
-    p = memdb_lookup(fs->mem, MEMDB_ROOT, "priv");
-    c = p ? memdb_lookup(fs->mem, p->inode, "ceph") : NULL;
+    pv = memdb_lookup(fs->mem, MEMDB_ROOT, "priv");
+    c = pv ? memdb_lookup(fs->mem, pv->inode, "ceph") : NULL;
     k = c ? memdb_lookup(fs->mem, c->inode, name) : NULL;
-    for (const char *s = k && k->data ? (const char *)k->data : NULL, *end = s ? s + k->size : NULL;
-         s && s < end;) {
-        const char *nl = memchr(s, '\n', (size_t)(end - s));
-        size_t l = nl ? (size_t)(nl - s) : (size_t)(end - s), i = 0, v;
-        while (i < l && (s[i] == ' ' || s[i] == '\t'))
-            i++;
-        if (l - i > 3 && memcmp(s + i, "key", 3) == 0) {
-            for (v = i + 3; v < l && (s[v] == ' ' || s[v] == '\t' || s[v] == '='); v++)
-                ;
-            if (v > i + 3 && l - v < len) {
-                memcpy(key, s + v, l - v);
-                key[l - v] = 0;
-                break;
-            }
-        }
-        s += l + 1;
+    for (const char *p = k && k->data ? (const char *)k->data : NULL, *end = p ? p + k->size : NULL;
+         p && p < end && !key[0];) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        char line[256], val[128];
+        snprintf(line, sizeof(line), "%.*s", (int)(l < sizeof(line) ? l : sizeof(line) - 1), p);
+        if (sscanf(line, " key = %127s", val) == 1 && strlen(val) < len)
+            snprintf(key, len, "%s", val);
+        p += l + 1;
     }
     memdb_unlock(fs->mem);
 }
