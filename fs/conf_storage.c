@@ -103,6 +103,7 @@ static const struct conf_key storage_keys[] = {
     {"keyring", -1, &t_path, 0},
     {"krbd", -1, &conf_t_bool, 0},
     {"max-files", -1, &conf_t_uint, 0},
+    {"maxfiles", -1, &conf_t_uint, 0}, /* the older spelling, still in many storage.cfg */
     {"mkdir", -1, &conf_t_bool, 0},
     {"monhost", -1, &t_monhost, 0},
     {"namespace", -1, &t_name, 0},
@@ -129,12 +130,12 @@ static const struct {
     {"disable", S_ALL},        {"format", S_DIR},
     {"is_mountpoint", S_DIR},  {"keyring", S_RBD},
     {"krbd", S_RBD},           {"max-files", S_DIR},
-    {"mkdir", S_DIR},          {"monhost", S_RBD},
-    {"namespace", S_RBD},      {"nodes", S_ALL},
-    {"path", S_DIR},           {"pool", S_RBD},
-    {"preallocation", S_DIR},  {"prune-backups", S_DIR},
-    {"shared", S_ALL},         {"type", S_ALL},
-    {"username", S_RBD},
+    {"maxfiles", S_DIR},       {"mkdir", S_DIR},
+    {"monhost", S_RBD},        {"namespace", S_RBD},
+    {"nodes", S_ALL},          {"path", S_DIR},
+    {"pool", S_RBD},           {"preallocation", S_DIR},
+    {"prune-backups", S_DIR},  {"shared", S_ALL},
+    {"type", S_ALL},           {"username", S_RBD},
 };
 
 static const struct {

@@ -52,6 +52,8 @@ static void test_storage_conf_valid(void)
     expect("rbd: ceph-vm\n\tcontent images\n\tkrbd 0\n\tpool vm\n\tmonhost 1.2.3.4 1.2.3.5\n",
            "content: images\nkrbd: 0\nmonhost: 1.2.3.4 1.2.3.5\npool: vm\ntype: rbd\n");
     expect("dir: old\n\tpath /x\n\tdisable\n", "disable: 1\npath: /x\ntype: dir\n");
+    expect("dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup\n\tmaxfiles 3\n",
+           "content: iso,vztmpl,backup\nmaxfiles: 3\npath: /var/lib/vz\ntype: dir\n");
 }
 
 static void test_storage_conf_refused(void)
