@@ -7,13 +7,26 @@ PKGS="gcc make pkg-config fuse3 libfuse3-dev libsqlite3-dev libxxhash-dev
       nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils libnfs-dev
       corosync libcorosync-common-dev libcpg-dev libquorum-dev libcmap-dev
       libjson-c-dev librados-dev librbd-dev ceph-mon ceph-osd ceph-mgr ceph-common
-      qemu-utils qemu-block-extra"
+      qemu-utils qemu-block-extra
+      qemu-system-x86 libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+      busybox-static lz4"
 [ "${PVEFS_NO_APT:-}" = 1 ] && exit 0
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+# libvirt, run as root, resolves its built-in qemu user before it reads qemu.conf
+# (which then says user=root); libvirt-daemon-system would create it, but it also
+# brings polkit and an autostarting NAT network, so only the user is made here.
+qemu_user() {
+	getent passwd libvirt-qemu >/dev/null && return 0
+	[ "$(id -u)" = 0 ] || return 0
+	useradd -r -U -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
+}
+if [ -z "$missing" ]; then
+	qemu_user
+	exit 0
+fi
 if [ "$(id -u)" != 0 ]; then
 	echo "install-deps: missing packages:$missing (run as root, or install them)" >&2
 	exit 1
@@ -24,3 +37,4 @@ apt-get update -qq
 # policy-rc.d keeps the NFS and rpcbind packages from starting system services;
 # the tests start their own, privately.
 apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null
+qemu_user
