@@ -11,10 +11,14 @@
 #include <stddef.h>
 
 struct drv_guest {
-    const char *kind; /* "qemu" or "lxc" */
-    const char *node; /* owning node */
-    const char *id;   /* vmid / ctid */
+    const char *kind;   /* "qemu" or "lxc" */
+    const char *node;   /* owning node */
+    const char *id;     /* vmid / ctid */
+    const char *config; /* its stored config (actions only; NULL for state reads) */
+    size_t config_len;
 };
+
+struct pv_buf;
 
 struct drv_guest_ops {
     const char *name;
@@ -23,7 +27,11 @@ struct drv_guest_ops {
     /* Runs verb with its arguments; returns 0 or -errno with err filled. */
     int (*action)(const struct drv_guest *g, const char *verb, int argc, char **argv, char *err,
                   size_t errlen);
+    /* Appends live "key: value" lines (pid, uptime, cpu, mem, ...); NULL if none. Never blocks. */
+    int (*status)(const struct drv_guest *g, struct pv_buf *out);
 };
+
+extern const struct drv_guest_ops drv_qemu;
 
 /* The driver for guests of kind ("qemu", "lxc"). */
 const struct drv_guest_ops *drv_guest(const char *kind);

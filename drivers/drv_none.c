@@ -36,7 +36,7 @@ static const struct {
     const char *kind;
     const struct drv_guest_ops *ops;
 } drivers[] = {
-    {"qemu", &drv_none},
+    {"qemu", &drv_qemu},
     {"lxc", &drv_none},
 };
 

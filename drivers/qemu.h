@@ -120,4 +120,8 @@ int qemu_snapshots(const char *vmid, qemu_snap_fn fn, void *arg, char *err, size
 int qemu_hotplug(const char *vmid, const char *config, size_t len, const char *key, char *err,
                  size_t errlen);
 
+/* drv_qemu.c: starts and stops the driver behind drv.h's ops table. */
+int drv_qemu_start(const struct qemu_env *env);
+void drv_qemu_stop(void);
+
 #endif

@@ -66,6 +66,12 @@ int ceph_pool_value_apply(const struct pv_obj *o, const char *in, size_t len, st
 int ceph_osd_status_render(const struct pv_obj *o, struct pv_buf *out);
 int ceph_osd_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e);
 
+/* A guest's state changed (driver event thread): log it, wake pollers. */
+void guest_event(void *arg, const char *vmid, const char *state, const char *why);
+
+/* Appends "guest.<kind>.<id>: <state> k=v..." lines of this node's guests (status channel). */
+void guest_publish_lines(struct fs *fs, struct pv_buf *out);
+
 /* 0 if the guest may be destroyed (it is stopped), else fills e (EBUSY). */
 int guest_may_destroy(const struct pv_obj *o, struct pv_err *e);
 

@@ -3,16 +3,20 @@
  * initial config of a new one. Actions go to the guest's driver (drivers/drv.h)
  * through one table of verbs, which checks arity and arguments first.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
+#include "../cluster/clog.h"
+#include "../cluster/kvs.h"
 #include "../drivers/drv.h"
 #include "conf.h"
 #include "files.h"
 #include "fs.h"
+#include "notify.h"
 
 static const char *guest_kind(const struct pv_obj *o)
 {
@@ -21,9 +25,121 @@ static const char *guest_kind(const struct pv_obj *o)
 
 static void guest_of(const struct pv_obj *o, struct drv_guest *g)
 {
+    memset(g, 0, sizeof(*g));
     g->kind = guest_kind(o);
     g->node = o->node;
     g->id = o->name;
+}
+
+/* A malloc'd copy of the guest's stored config (for a driver action), or NULL. */
+static char *config_copy(const struct pv_obj *o, size_t *len)
+{
+    const struct memdb_entry *c;
+    char *p = NULL;
+
+    memdb_rdlock(o->fs->mem);
+    c = memdb_lookup(o->fs->mem, o->dir, "config");
+    if (c && (p = malloc(c->size + 1))) {
+        if (c->size)
+            memcpy(p, c->data, c->size);
+        p[c->size] = 0;
+        *len = c->size;
+    }
+    memdb_unlock(o->fs->mem);
+    return p;
+}
+
+static int is_remote(const struct pv_obj *o)
+{
+    return o->node[0] && strcmp(o->node, o->fs->node) != 0;
+}
+
+/*
+ * A guest on another node: its owner publishes "guest.<kind>.<id>: <state> <k>=<v>..."
+ * on the status channel. Fills state and, if lines, its "k: v" lines. 0 or -ENOENT.
+ */
+static int remote_guest(const struct pv_obj *o, char *state, size_t slen, struct pv_buf *lines)
+{
+    struct kvs *k = fs_cluster_kvs(o->fs);
+    char key[128], *text = NULL;
+    size_t len = 0, kl;
+    int64_t age = 0;
+    int online = 0, rc = -ENOENT;
+
+    if (!k || kvs_status(k, o->node, &text, &len, &online, &age))
+        return -ENOENT;
+    kl = (size_t)snprintf(key, sizeof(key), "guest.%s.%s: ", guest_kind(o), o->name);
+    for (const char *p = text; p && p < text + len && rc;) {
+        const char *nl = memchr(p, '\n', (size_t)(text + len - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(text + len - p);
+        if (l > kl && memcmp(p, key, kl) == 0) {
+            const char *v = p + kl, *end = p + l;
+            size_t w = strcspn(v, " \n");
+            snprintf(state, slen, "%.*s", (int)w, v);
+            for (v += w; v < end && lines;) {
+                const char *eq, *sp;
+                while (v < end && *v == ' ')
+                    v++;
+                sp = memchr(v, ' ', (size_t)(end - v));
+                sp = sp ? sp : end;
+                eq = memchr(v, '=', (size_t)(sp - v));
+                if (eq)
+                    pv_buf_printf(lines, "%.*s: %.*s\n", (int)(eq - v), v, (int)(sp - eq - 1),
+                                  eq + 1);
+                v = sp;
+            }
+            rc = 0;
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    if (rc == 0 && !online)
+        snprintf(state, slen, "unknown");
+    return rc;
+}
+
+void guest_publish_lines(struct fs *fs, struct pv_buf *out)
+{
+    static const char *const kinds[] = {"qemu", "lxc"};
+    const struct memdb_entry *self, *list;
+    char ids[512][16];
+    size_t n[2] = {0, 0}, base = 0;
+
+    memdb_rdlock(fs->mem);
+    self = memdb_get(fs->mem, fs->node_dir);
+    for (int k = 0; k < 2; k++) {
+        list = self ? memdb_lookup(fs->mem, self->inode, kinds[k]) : NULL;
+        for (uint32_t i = 0; list && i < list->nkids && base + n[k] < 512; i++)
+            snprintf(ids[base + n[k]++], sizeof(ids[0]), "%.15s", list->kids[i]->name);
+        base += n[k];
+    }
+    memdb_unlock(fs->mem);
+    base = 0;
+    for (int k = 0; k < 2; k++) {
+        const struct drv_guest_ops *d = drv_guest(kinds[k]);
+        for (size_t i = 0; i < n[k]; i++) {
+            struct drv_guest g = {.kind = kinds[k], .node = fs->node, .id = ids[base + i]};
+            struct pv_buf st = {0};
+            char state[32];
+            if (d->state(&g, state, sizeof(state)))
+                snprintf(state, sizeof(state), "unknown");
+            pv_buf_printf(out, "guest.%s.%s: %s", kinds[k], g.id, state);
+            if (d->status)
+                d->status(&g, &st);
+            /* "k: v" lines become " k=v" pairs on one line */
+            for (const char *p = st.p, *end = st.p + st.len; p && p < end;) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p)), *c;
+                size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+                if ((c = memchr(p, ':', l)) && !memchr(c + 2, ' ', l - (size_t)(c + 2 - p)))
+                    pv_buf_printf(out, " %.*s=%.*s", (int)(c - p), p, (int)(l - (size_t)(c + 2 - p)),
+                                  c + 2);
+                p += l + 1;
+            }
+            pv_buf_printf(out, "\n");
+            pv_buf_free(&st);
+        }
+        base += n[k];
+    }
 }
 
 /* Value of key in the guest's stored config, or def. */
@@ -83,6 +199,11 @@ int guest_state_render(const struct pv_obj *o, struct pv_buf *out)
     char st[32];
     int rc;
 
+    if (is_remote(o)) {
+        if (remote_guest(o, st, sizeof(st), NULL))
+            snprintf(st, sizeof(st), "unknown");
+        return pv_buf_printf(out, "%s\n", st);
+    }
     guest_of(o, &g);
     if ((rc = drv_guest(g.kind)->state(&g, st, sizeof(st))))
         return rc;
@@ -95,21 +216,33 @@ int guest_status_render(const struct pv_obj *o, struct pv_buf *out)
     char st[32], mem[32], cores[32], sockets[32], name[128];
     struct drv_guest g;
 
+    struct pv_buf live = {0};
+
     guest_of(o, &g);
     d = drv_guest(g.kind);
-    if (d->state(&g, st, sizeof(st)))
-        snprintf(st, sizeof(st), "unknown");
+    if (is_remote(o)) {
+        if (remote_guest(o, st, sizeof(st), &live))
+            snprintf(st, sizeof(st), "unknown");
+    } else {
+        if (d->state(&g, st, sizeof(st)))
+            snprintf(st, sizeof(st), "unknown");
+        if (d->status)
+            d->status(&g, &live);
+    }
     config_value(o, "memory", "512", mem, sizeof(mem));
     config_value(o, "cores", "1", cores, sizeof(cores));
     config_value(o, "sockets", "1", sockets, sizeof(sockets));
     config_value(o, o->type == T_LXC ? "hostname" : "name", "", name, sizeof(name));
-    return pv_buf_printf(out,
-                         "vmid: %s\ntype: %s\nnode: %s\nname: %s\nstate: %s\ndriver: %s\n"
-                         "cpus: %ld\nmaxmem: %llu\n",
-                         o->name, g.kind, o->node, name, st, d->name,
-                         strtol(cores, NULL, 10) *
-                             (o->type == T_LXC ? 1 : strtol(sockets, NULL, 10)),
-                         strtoull(mem, NULL, 10) * 1024 * 1024);
+    pv_buf_printf(out,
+                  "vmid: %s\ntype: %s\nnode: %s\nname: %s\nstate: %s\ndriver: %s\n"
+                  "cpus: %ld\nmaxmem: %llu\n",
+                  o->name, g.kind, o->node, name, st, d->name,
+                  strtol(cores, NULL, 10) * (o->type == T_LXC ? 1 : strtol(sockets, NULL, 10)),
+                  strtoull(mem, NULL, 10) * 1024 * 1024);
+    if (live.len)
+        pv_buf_add(out, live.p, live.len);
+    pv_buf_free(&live);
+    return out->oom ? -ENOMEM : 0;
 }
 
 static int snapname_ok(const char *s)
@@ -133,7 +266,7 @@ static int node_exists(const struct pv_obj *o, const char *node)
     return ok;
 }
 
-enum { ARG_SNAP = 1, ARG_NODE = 2, ARG_INT = 3 };
+enum { ARG_SNAP = 1, ARG_NODE = 2, ARG_INT = 3, ARG_SHUTDOWN = 4 };
 
 static const struct guest_verb {
     const char *verb;
@@ -142,7 +275,7 @@ static const struct guest_verb {
 } guest_verbs[] = {
     {"start", 0, 0, 0},
     {"stop", 0, 0, 0},
-    {"shutdown", 0, 1, ARG_INT},
+    {"shutdown", 0, 2, ARG_SHUTDOWN},
     {"reboot", 0, 0, 0},
     {"reset", 0, 0, 0},
     {"suspend", 0, 0, 0},
@@ -157,7 +290,7 @@ static int run_verb(const struct pv_obj *o, const struct guest_verb *v, int argc
                     struct pv_err *e)
 {
     struct drv_guest g;
-    char *end;
+    char *end, *cfg;
     int rc;
 
     if (argc < v->min || argc > v->max)
@@ -168,9 +301,20 @@ static int run_verb(const struct pv_obj *o, const struct guest_verb *v, int argc
         return pv_fail(e, EINVAL, "no node named '%.64s'", argv[0]);
     if (argc && v->arg == ARG_INT && (strtol(argv[0], &end, 10) < 0 || *end))
         return pv_fail(e, EINVAL, "'%.64s' is not a number of seconds", argv[0]);
+    for (int i = 0; v->arg == ARG_SHUTDOWN && i < argc; i++)
+        if (strcmp(argv[i], "--force") != 0 &&
+            (strtol(argv[i], &end, 10) <= 0 || *end || !isdigit((unsigned char)argv[i][0])))
+            return pv_fail(e, EINVAL, "shutdown takes [<seconds>] [--force], not '%.64s'",
+                           argv[i]);
     guest_of(o, &g);
+    cfg = config_copy(o, &g.config_len);
+    g.config = cfg;
     if ((rc = drv_guest(g.kind)->action(&g, v->verb, argc, argv, e->msg, sizeof(e->msg))))
         e->err = -rc;
+    else
+        clog_append(g.kind, "%s %s on %s: done", v->verb, o->name, o->fs->node);
+    free(cfg);
+    notify_kick(o->fs);
     return rc;
 }
 
@@ -219,4 +363,12 @@ int guest_may_destroy(const struct pv_obj *o, struct pv_err *e)
     if (strcmp(st, "stopped") != 0)
         return pv_fail(e, EBUSY, "%s %s is %s; stop it first", guest_kind(o), o->name, st);
     return 0;
+}
+
+void guest_event(void *arg, const char *vmid, const char *state, const char *why)
+{
+    struct fs *fs = arg;
+
+    clog_append("qemu", "vm %s on %s is %s (%s)", vmid, fs->node, state, why);
+    notify_kick(fs);
 }

@@ -192,7 +192,7 @@ static void guest_counts(const struct pv_obj *o, unsigned *total, unsigned *runn
         if (!(d = memdb_lookup(o->fs->mem, o->dir, kinds[k].dir)))
             continue;
         for (uint32_t i = 0; i < d->nkids; i++) {
-            struct drv_guest g = {kinds[k].kind, o->name, d->kids[i]->name};
+            struct drv_guest g = {.kind = kinds[k].kind, .node = o->name, .id = d->kids[i]->name};
             (*total)++;
             if (drv_guest(g.kind)->state(&g, st, sizeof(st)) == 0 && strcmp(st, "running") == 0)
                 (*running)++;
@@ -219,6 +219,7 @@ int node_status_render(const struct pv_obj *o, struct pv_buf *out)
     guest_counts(o, &guests, &running);
     pv_buf_printf(out, "guests: %u\nguests_running: %u\n", guests, running);
     stor_mon_publish_lines(out);
+    guest_publish_lines(o->fs, out);
     return 0;
 }
 

@@ -463,3 +463,56 @@ int storage_destroy(const struct pv_obj *o, struct pv_err *e)
     stor_mon_kick();
     return 0;
 }
+
+int storage_resolve(void *arg, const char *volid, struct qemu_disk *out, char *err, size_t errlen)
+{
+    struct fs *fs = arg;
+    const struct memdb_entry *list, *s;
+    const char *colon = strchr(volid, ':'), *name, *slash;
+    struct storage_def d;
+    struct pv_err e = {0};
+    struct stor_vol v = {0};
+    char sid[64];
+    uint64_t dir = 0;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (volid[0] == '/') { /* a path on the host: an ISO, a kernel, a raw device */
+        const char *dot = strrchr(volid, '.');
+        out->kind = QD_FILE;
+        snprintf(out->path, sizeof(out->path), "%s", volid);
+        snprintf(out->format, sizeof(out->format), "%s",
+                 dot && (strcmp(dot, ".qcow2") == 0 || strcmp(dot, ".vmdk") == 0) ? dot + 1 : "raw");
+        return 0;
+    }
+    if (!colon || colon == volid || (size_t)(colon - volid) >= sizeof(sid))
+        return snprintf(err, errlen, "'%s' is not storage:volume", volid), -EINVAL;
+    snprintf(sid, sizeof(sid), "%.*s", (int)(colon - volid), volid);
+    name = colon + 1;
+    /* dir volumes also go by "<vmid>/<file>", as Proxmox writes them */
+    if ((slash = strrchr(name, '/')))
+        name = slash + 1;
+    memdb_rdlock(fs->mem);
+    list = memdb_lookup(fs->mem, MEMDB_ROOT, "storage");
+    if (list && (s = memdb_lookup(fs->mem, list->inode, sid)))
+        dir = s->inode;
+    memdb_unlock(fs->mem);
+    if (!dir)
+        return snprintf(err, errlen, "%s: no storage named %s", volid, sid), -ENOENT;
+    if (storage_load(fs, dir, &d, &e))
+        return snprintf(err, errlen, "%s: %s", volid, e.msg), -e.err;
+    if ((rc = stor_ops(d.cfg.type)->locate(&d.cfg, name, NULL, &v, err, errlen)))
+        return rc;
+    if (strcmp(d.cfg.type, "rbd") == 0) {
+        out->kind = QD_RBD;
+        snprintf(out->monhost, sizeof(out->monhost), "%s", d.cfg.monhost);
+        snprintf(out->conf, sizeof(out->conf), "%s", d.cfg.conf);
+        snprintf(out->user, sizeof(out->user), "%s", d.cfg.username[0] ? d.cfg.username : "admin");
+        snprintf(out->key, sizeof(out->key), "%s", d.cfg.key);
+    } else {
+        out->kind = QD_FILE;
+    }
+    snprintf(out->path, sizeof(out->path), "%s", v.path);
+    snprintf(out->format, sizeof(out->format), "%s", v.format);
+    return 0;
+}

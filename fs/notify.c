@@ -127,6 +127,18 @@ void notify_changes(void *arg, const struct memdb_change *c, int n)
     pthread_mutex_unlock(&nt->lock);
 }
 
+void notify_kick(struct fs *fs)
+{
+    struct notify *nt = fs->nt;
+
+    if (!nt)
+        return;
+    pthread_mutex_lock(&nt->lock);
+    nt->kick = 1;
+    pthread_cond_signal(&nt->cond);
+    pthread_mutex_unlock(&nt->lock);
+}
+
 void notify_poll_add(struct fs *fs, struct io_handle *h, struct fuse_pollhandle *ph)
 {
     struct notify *nt = fs->nt;

@@ -20,6 +20,9 @@ void notify_poll_del(struct fs *fs, struct io_handle *h);
 /* Store change callback (memdb_change_fn). */
 void notify_changes(void *arg, const struct memdb_change *c, int n);
 
+/* Makes the notifier re-check pollers now (a guest's state changed). */
+void notify_kick(struct fs *fs);
+
 /* Asks the kernel to drop cached attributes and data of ino. */
 void notify_inval(struct fs *fs, uint64_t ino);
 /* Same for every stored entry: mode bits follow quorum, which no single change reports. */

@@ -6,6 +6,7 @@
 #define PV_STORAGE_H
 
 #include "../drivers/ceph.h"
+#include "../drivers/qemu.h"
 #include "../drivers/stor.h"
 #include "fs.h"
 
@@ -31,6 +32,10 @@ int storage_usable_here(struct fs *fs, const struct storage_def *d, struct pv_er
 /* Records volume v in the catalog: a new entry (vol_dir 0) or a new record for vol_dir. */
 int storage_record_volume(struct fs *fs, const struct storage_def *d, const struct stor_vol *v,
                           uint64_t vol_dir, struct pv_err *e);
+
+/* Resolves a disk's volid ("local:vm-100-disk-0", "local:100/vm-100-disk-0.qcow2", a path)
+ * for the QEMU driver (a qemu_resolve_fn; arg is the struct fs). */
+int storage_resolve(void *arg, const char *volid, struct qemu_disk *out, char *err, size_t errlen);
 
 /* The guests whose configs name volume (or, with vol NULL, any volume of) storage sid. */
 int storage_users(struct fs *fs, const char *sid, const struct stor_vol *vol, struct pv_buf *out);

@@ -22,11 +22,12 @@
 #include "../fs/fs.h"
 #include "../fs/io.h"
 #include "../fs/notify.h"
+#include "../fs/files.h"
 #include "../fs/storage.h"
 
 struct opts {
     int foreground, local, debug;
-    const char *node, *data, *mnt;
+    const char *node, *data, *mnt, *libvirt;
     char host[256];
 };
 
@@ -37,8 +38,33 @@ static void usage(FILE *f)
                "  --local       standalone node: no corosync, always quorate\n"
                "  --node NAME   this node's name (default: the short hostname)\n"
                "  --data DIR    data directory (default: /var/lib/pvefs)\n"
+               "  --libvirt URI libvirt URI of this node (default: $PVEFS_LIBVIRT_URI, else\n"
+               "                qemu:///system when libvirtd runs, else an embedded libvirt)\n"
                "  -d            FUSE debug output (implies -f)\n"
                "  MOUNTPOINT    default: /pve\n");
+}
+
+/* The QEMU driver: libvirt per --libvirt, its state under the data dir. A node whose
+ * libvirt cannot be reached still serves the tree; its QEMU actions say why they fail. */
+static void start_guest_drivers(struct fs *fs, const struct opts *o)
+{
+    static char root[1024], logdir[1024];
+    struct qemu_env env = {0};
+
+    snprintf(root, sizeof(root), "%s/libvirt", o->data);
+    snprintf(logdir, sizeof(logdir), "%s/serial", o->data);
+    mkdir(root, 0700);
+    mkdir(logdir, 0755);
+    env.uri = o->libvirt ? o->libvirt : getenv("PVEFS_LIBVIRT_URI");
+    env.root = root;
+    env.logdir = logdir;
+    env.resolve = storage_resolve;
+    env.resolve_arg = fs;
+    env.on_event = guest_event;
+    env.event_arg = fs;
+    if (drv_qemu_start(&env))
+        clog_append("qemu", "QEMU driver unavailable on %s; VM actions will fail with ENOTSUP",
+                    fs->node);
 }
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -47,6 +73,7 @@ static int parse(int argc, char **argv, struct opts *o)
         {"local", no_argument, NULL, 'l'},
         {"node", required_argument, NULL, 'n'},
         {"data", required_argument, NULL, 'D'},
+        {"libvirt", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -71,6 +98,9 @@ static int parse(int argc, char **argv, struct opts *o)
             break;
         case 'D':
             o->data = optarg;
+            break;
+        case 'L':
+            o->libvirt = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -207,6 +237,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "pvefsd: cannot start the notifier thread\n");
         goto out_unmount;
     }
+    start_guest_drivers(&fs, &o);
     if (stor_mon_start(&fs))
         fprintf(stderr, "pvefsd: cannot start the storage monitor; storage status stays empty\n");
     if (!o.local && pthread_create(&skel, NULL, skeleton_main, &fs) == 0)
@@ -221,6 +252,7 @@ int main(int argc, char **argv)
     }
     clog_append("pvefsd", "stopping");
     stor_mon_stop(&fs);
+    drv_qemu_stop();
     notify_stop(&fs);
     io_free_all(&fs);
 out_unmount:
