@@ -113,10 +113,11 @@ static const struct {
     const char *verb;
     int (*run)(const struct drv_guest *g, int argc, char **argv, char *err, size_t n);
 } verbs[] = {
-    {"start", a_start},       {"stop", a_stop},         {"shutdown", a_shutdown},
-    {"reboot", a_reboot},     {"reset", a_reset},       {"suspend", a_suspend},
-    {"resume", a_resume},     {"snapshot", a_snapshot}, {"rollback", a_rollback},
-    {"delsnapshot", a_delsnapshot},
+    {"start", a_start},       {"stop", a_stop},
+    {"shutdown", a_shutdown}, {"reboot", a_reboot},
+    {"reset", a_reset},       {"suspend", a_suspend},
+    {"resume", a_resume},     {"snapshot", a_snapshot},
+    {"rollback", a_rollback}, {"delsnapshot", a_delsnapshot},
 };
 
 static int q_action(const struct drv_guest *g, const char *verb, int argc, char **argv, char *err,

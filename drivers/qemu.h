@@ -61,11 +61,11 @@ struct qemu_stats {
     char state[16]; /* running, paused, stopped */
     int pid;
     uint64_t uptime_s;
-    double cpu;       /* share of one host CPU over the last cycle, 0..cpus */
-    uint64_t mem;     /* bytes in use (balloon rss, else max) */
-    uint64_t maxmem;  /* bytes */
+    double cpu;      /* share of one host CPU over the last cycle, 0..cpus */
+    uint64_t mem;    /* bytes in use (balloon rss, else max) */
+    uint64_t maxmem; /* bytes */
     uint64_t diskread, diskwrite, netin, netout; /* bytes, since start */
-    char migration[64]; /* "" or "running 42%" while a migration runs */
+    char migration[64];                          /* "" or "running 42%" while a migration runs */
 };
 
 /* Called (on libvirt's event thread) when a guest's state changes; why is a short reason. */
@@ -97,9 +97,9 @@ int qemu_stats(const char *vmid, struct qemu_stats *s);
  * "still running after N s" for a shutdown the guest ignored).
  */
 int qemu_start(const char *vmid, const char *config, size_t len, char *err, size_t errlen);
-int qemu_stop(const char *vmid, char *err, size_t errlen);            /* hard */
+int qemu_stop(const char *vmid, char *err, size_t errlen); /* hard */
 int qemu_shutdown(const char *vmid, int timeout_s, int force, char *err, size_t errlen);
-int qemu_reboot(const char *vmid, char *err, size_t errlen);          /* ACPI reboot */
+int qemu_reboot(const char *vmid, char *err, size_t errlen); /* ACPI reboot */
 int qemu_reset(const char *vmid, char *err, size_t errlen);
 int qemu_suspend(const char *vmid, char *err, size_t errlen);
 int qemu_resume(const char *vmid, char *err, size_t errlen);

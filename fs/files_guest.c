@@ -131,8 +131,8 @@ void guest_publish_lines(struct fs *fs, struct pv_buf *out)
                 const char *nl = memchr(p, '\n', (size_t)(end - p)), *c;
                 size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
                 if ((c = memchr(p, ':', l)) && !memchr(c + 2, ' ', l - (size_t)(c + 2 - p)))
-                    pv_buf_printf(out, " %.*s=%.*s", (int)(c - p), p, (int)(l - (size_t)(c + 2 - p)),
-                                  c + 2);
+                    pv_buf_printf(out, " %.*s=%.*s", (int)(c - p), p,
+                                  (int)(l - (size_t)(c + 2 - p)), c + 2);
                 p += l + 1;
             }
             pv_buf_printf(out, "\n");
@@ -304,8 +304,7 @@ static int run_verb(const struct pv_obj *o, const struct guest_verb *v, int argc
     for (int i = 0; v->arg == ARG_SHUTDOWN && i < argc; i++)
         if (strcmp(argv[i], "--force") != 0 &&
             (strtol(argv[i], &end, 10) <= 0 || *end || !isdigit((unsigned char)argv[i][0])))
-            return pv_fail(e, EINVAL, "shutdown takes [<seconds>] [--force], not '%.64s'",
-                           argv[i]);
+            return pv_fail(e, EINVAL, "shutdown takes [<seconds>] [--force], not '%.64s'", argv[i]);
     guest_of(o, &g);
     cfg = config_copy(o, &g.config_len);
     g.config = cfg;
@@ -332,21 +331,52 @@ int guest_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct p
     return pv_fail(e, EINVAL, "unknown command '%.64s'", argc ? argv[0] : "");
 }
 
+/* The verbs that take a guest from one state to another: {from, to, verbs...}. */
 static const struct {
-    const char *state, *verb;
-} state_verbs[] = {{"running", "start"}, {"stopped", "stop"}, {"paused", "suspend"}};
+    const char *from, *to;
+    const char *verbs[2];
+} transitions[] = {
+    {"stopped", "running", {"start", NULL}},  {"paused", "running", {"resume", NULL}},
+    {"running", "stopped", {"stop", NULL}},   {"paused", "stopped", {"stop", NULL}},
+    {"running", "paused", {"suspend", NULL}}, {"stopped", "paused", {"start", "suspend"}},
+};
+
+static const struct guest_verb *verb_named(const char *name)
+{
+    for (size_t j = 0; j < sizeof(guest_verbs) / sizeof(guest_verbs[0]); j++)
+        if (strcmp(guest_verbs[j].verb, name) == 0)
+            return &guest_verbs[j];
+    return NULL;
+}
 
 int guest_state_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e)
 {
-    for (size_t i = 0; i < sizeof(state_verbs) / sizeof(state_verbs[0]); i++) {
-        if (strlen(state_verbs[i].state) != len || memcmp(state_verbs[i].state, in, len) != 0)
+    static const char *const states[] = {"running", "stopped", "paused"};
+    const char *want = NULL;
+    struct drv_guest g;
+    char cur[32];
+    int rc;
+
+    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+        if (strlen(states[i]) == len && memcmp(states[i], in, len) == 0)
+            want = states[i];
+    if (!want)
+        return pv_fail(e, EINVAL, "'%.*s' is not a state (running, stopped, paused)",
+                       (int)(len > 64 ? 64 : len), in);
+    guest_of(o, &g);
+    if (drv_guest(g.kind)->state(&g, cur, sizeof(cur)))
+        return pv_fail(e, EIO, "cannot tell the state of %s %s", g.kind, o->name);
+    if (strcmp(cur, want) == 0)
+        return 0; /* already there: writing the desired state is idempotent */
+    for (size_t i = 0; i < sizeof(transitions) / sizeof(transitions[0]); i++) {
+        if (strcmp(transitions[i].from, cur) != 0 || strcmp(transitions[i].to, want) != 0)
             continue;
-        for (size_t j = 0; j < sizeof(guest_verbs) / sizeof(guest_verbs[0]); j++)
-            if (strcmp(guest_verbs[j].verb, state_verbs[i].verb) == 0)
-                return run_verb(o, &guest_verbs[j], 0, NULL, e);
+        for (int v = 0; v < 2 && transitions[i].verbs[v]; v++)
+            if ((rc = run_verb(o, verb_named(transitions[i].verbs[v]), 0, NULL, e)))
+                return rc;
+        return 0;
     }
-    return pv_fail(e, EINVAL, "'%.*s' is not a state (running, stopped, paused)",
-                   (int)(len > 64 ? 64 : len), in);
+    return pv_fail(e, EIO, "%s %s is %s; no way from there to %s", g.kind, o->name, cur, want);
 }
 
 int guest_may_destroy(const struct pv_obj *o, struct pv_err *e)

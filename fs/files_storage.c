@@ -482,7 +482,8 @@ int storage_resolve(void *arg, const char *volid, struct qemu_disk *out, char *e
         out->kind = QD_FILE;
         snprintf(out->path, sizeof(out->path), "%s", volid);
         snprintf(out->format, sizeof(out->format), "%s",
-                 dot && (strcmp(dot, ".qcow2") == 0 || strcmp(dot, ".vmdk") == 0) ? dot + 1 : "raw");
+                 dot && (strcmp(dot, ".qcow2") == 0 || strcmp(dot, ".vmdk") == 0) ? dot + 1
+                                                                                  : "raw");
         return 0;
     }
     if (!colon || colon == volid || (size_t)(colon - volid) >= sizeof(sid))

@@ -1,0 +1,208 @@
+"""Real VMs through /pve: QEMU (TCG) under libvirt's embedded driver, a tiny guest built by
+tests/qemu/build-guest.sh (a Debian kernel and a busybox initramfs that prints markers on
+its serial console and powers off on the ACPI button). Kept serial and few: 2 cores."""
+import errno
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from pvefslib import NODE, read_text, try_write, write_ok
+
+ROOT = Path(__file__).resolve().parents[2]
+GUEST = ROOT / "build" / "guest"
+BOOT = 90  # s: TCG boots take 3-5 s on a quiet box, far longer when it is busy
+
+
+@pytest.fixture(scope="session")
+def guest():
+    p = subprocess.run(["bash", str(ROOT / "tests" / "qemu" / "build-guest.sh"), str(GUEST)],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, "build-guest.sh failed:\n" + p.stdout[-2000:] + p.stderr[-3000:]
+    return GUEST
+
+
+def wait_for(fn, timeout, what):
+    end = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise AssertionError("timed out after %s s waiting for %s" % (timeout, what))
+        time.sleep(0.2)
+
+
+def fields(text):
+    return dict(l.split(": ", 1) for l in text.splitlines() if ": " in l)
+
+
+def ctl(path, cmd):
+    return try_write(path, cmd + "\n")["writes"]
+
+
+def vm_config(guest, extra=""):
+    return ("memory: 128\ncores: 1\nkvm: 0\nostype: l26\nserial0: socket\n"
+            "args: -kernel %s/vmlinux -initrd %s/initrd.gz -append \"console=ttyS0 panic=-1\"\n%s"
+            % (guest, guest, extra))
+
+
+class Vm:
+    def __init__(self, d, vmid):
+        self.d, self.vmid = d, vmid
+        self.dir = d.vm(vmid)
+        self.serial = d.data / "serial" / ("%s.serial" % vmid)
+
+    def state(self):
+        return read_text(self.dir / "state").strip()
+
+    def status(self):
+        return fields(read_text(self.dir / "status"))
+
+    def log(self):
+        try:
+            return self.serial.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def count(self, marker):
+        return self.log().count(marker)
+
+    def ticks(self):
+        m = re.findall(r"PVEFS-TICK (\d+)", self.log())
+        return int(m[-1]) if m else -1
+
+    def ctl(self, cmd):
+        return ctl(self.dir / "ctl", cmd)
+
+    def wait_boot(self, n=1):
+        wait_for(lambda: self.count("PVEFS-BOOT-OK") >= n, BOOT, "boot marker #%d of vm %s" % (n, self.vmid))
+
+
+def make_vm(d, guest, vmid, extra=""):
+    d.mkvm(vmid, vm_config(guest, extra))
+    return Vm(d, vmid)
+
+
+@pytest.mark.budget(400)
+def test_vm_lifecycle(pvefs, guest):
+    d = pvefs
+    root = d.base / "store"
+    root.mkdir()
+    os.mkdir(d.p("storage/local1"))
+    write_ok(d.p("storage/local1/config"), "type: dir\npath: %s\ncontent: images\n" % root)
+    assert ctl(d.p("storage/local1/ctl"), "alloc vm-100-disk-0 64M") == [0]
+    vm = make_vm(d, guest, 100, "scsi0: local1:vm-100-disk-0,size=64M\n")
+    assert vm.state() == "stopped"
+    assert read_text(d.p("storage/local1/volumes/vm-100-disk-0/used_by")) == "qemu/100\n"
+
+    # start: returns when libvirt reports it running; the guest then boots
+    assert vm.ctl("start") == [0], d.errors()[-3:]
+    assert vm.state() == "running"
+    vm.wait_boot()
+    st = vm.status()
+    assert st["state"] == "running" and int(st["pid"]) > 0, st
+    assert os.path.exists("/proc/%s" % st["pid"])
+    assert int(st["maxmem"]) == 128 << 20
+    cpu_seen = wait_for(lambda: float(vm.status().get("cpu", "0")) > 0 and vm.status(), 15, "cpu figure")
+    assert float(cpu_seen["cpu"]) > 0
+
+    # suspend: the guest's ticks stop; resume: they go on
+    assert vm.ctl("suspend") == [0]
+    assert vm.state() == "paused"
+    t0 = vm.ticks()
+    time.sleep(2.5)
+    assert vm.ticks() == t0, "ticks moved while paused"
+    assert ctl(vm.dir / "state", "running") == [0]
+    assert vm.state() == "running"
+    wait_for(lambda: vm.ticks() > t0, 20, "ticks after resume")
+
+    # reset: the guest boots again
+    assert vm.ctl("reset") == [0]
+    vm.wait_boot(2)
+
+    # ACPI shutdown: the guest sees the power button and powers off
+    assert vm.ctl("shutdown 60") == [0]
+    assert vm.state() == "stopped"
+    assert "PVEFS-POWERDOWN" in vm.log()
+
+    # hard stop of a running guest
+    assert ctl(vm.dir / "state", "running") == [0]
+    vm.wait_boot(3)
+    assert vm.ctl("stop") == [0]
+    assert vm.state() == "stopped"
+    assert re.search(r"vm 100 .*stopped", d.log()), d.log()[-2000:]
+
+
+@pytest.mark.budget(300)
+def test_vm_killed_outside_shows_stopped(pvefs, guest):
+    d = pvefs
+    vm = make_vm(d, guest, 101)
+    assert vm.ctl("start") == [0]
+    vm.wait_boot()
+    pid = int(vm.status()["pid"])
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: vm.state() == "stopped", 15, "state stopped after kill -9")
+    assert vm.status()["state"] == "stopped"
+    wait_for(lambda: re.search(r"vm 101 on %s is stopped" % NODE, d.log()), 10, "a log line")
+
+
+@pytest.mark.budget(300)
+def test_vm_snapshot_with_ram_and_rollback(pvefs, guest):
+    d = pvefs
+    root = d.base / "store"
+    root.mkdir()
+    os.mkdir(d.p("storage/local1"))
+    write_ok(d.p("storage/local1/config"), "type: dir\npath: %s\ncontent: images\n" % root)
+    assert ctl(d.p("storage/local1/ctl"), "alloc vm-102-disk-0 16M") == [0]
+    img = root / "images" / "102" / "vm-102-disk-0.qcow2"
+    vm = make_vm(d, guest, 102, "scsi0: local1:vm-102-disk-0\n")
+    assert vm.ctl("start") == [0]
+    vm.wait_boot()
+    assert vm.ctl("snapshot before") == [0]
+    out = subprocess.run(["qemu-img", "snapshot", "-l", "-U", str(img)], capture_output=True, text=True).stdout
+    line = [l for l in out.splitlines() if " before " in l]
+    assert line and not re.search(r"\s0 B\s", line[0]), "no RAM in the snapshot:\n" + out
+    assert vm.state() == "running"
+    # change the disk (hard stop, then write with qemu-io), roll back: the change is gone
+    assert vm.ctl("stop") == [0]
+    p = subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x77 0 64k", str(img)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert vm.ctl("rollback before") == [0]
+    # a snapshot with RAM resumes running
+    wait_for(lambda: vm.state() == "running", 30, "running after a rollback to a RAM snapshot")
+    assert vm.ctl("stop") == [0]
+    p = subprocess.run(["qemu-io", "-f", "qcow2", "-c", "read -P 0x77 0 64k", str(img)],
+                       capture_output=True, text=True)
+    assert "Pattern verification failed" in p.stdout + p.stderr, p.stdout + p.stderr
+    assert vm.ctl("delsnapshot before") == [0]
+    out = subprocess.run(["qemu-img", "snapshot", "-l", "-U", str(img)], capture_output=True, text=True).stdout
+    assert " before " not in out
+
+
+def test_vm_bad_input(pvefs, guest):
+    d = pvefs
+    vm = make_vm(d, guest, 103)
+    cfg = read_text(vm.dir / "config")
+    before = d.store_version()
+    for cmd, err in (("start now", errno.EINVAL), ("shutdown abc", errno.EINVAL), ("shutdown -5", errno.EINVAL),
+                     ("fly", errno.EINVAL), ("snapshot 1x", errno.EINVAL), ("migrate nowhere", errno.EINVAL),
+                     ("suspend", errno.EINVAL), ("resume", errno.EINVAL), ("rollback nosuch", errno.ENOENT)):
+        r = vm.ctl(cmd)
+        assert r == [err], (cmd, r, d.errors()[-1:])
+    assert ctl(vm.dir / "state", "flying") == [errno.EINVAL]
+    r = try_write(vm.dir / "config", "memory: lots\n")
+    assert errno.EINVAL in r["writes"], r
+    assert read_text(vm.dir / "config") == cfg
+    assert vm.state() == "stopped"
+    assert d.store_version() == before
+    # a config naming a volume that does not exist cannot start, and says why
+    write_ok(vm.dir / "config", vm_config(guest, "scsi0: nosuch:vm-103-disk-0\n"))
+    assert vm.ctl("start") == [errno.ENOENT]
+    assert "nosuch" in d.errors()[-1]
+    assert vm.state() == "stopped"
