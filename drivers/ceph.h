@@ -31,6 +31,11 @@ struct ceph_target {
  * (-ETIMEDOUT when no monitor answered within the timeout).
  */
 int ceph_connect(const struct ceph_target *t, rados_t *out, char *err, size_t errlen);
+/*
+ * The client timeout in seconds: CEPH_TIMEOUT_S, or PVEFS_CEPH_TIMEOUT when set.
+ * -EINVAL with err filled if that is not a number of seconds from 1 to 3600.
+ */
+int ceph_timeout_s(int *out, char *err, size_t errlen);
 /* Forgets t's cached connection after a failure, so the next call reconnects. */
 void ceph_drop(const struct ceph_target *t);
 /* Shuts every cached connection down (daemon exit). */

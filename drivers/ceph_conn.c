@@ -107,7 +107,7 @@ static void reap_retired(void)
         rados_shutdown(done[i]);
 }
 
-static int timeout_s(int *out, char *err, size_t errlen)
+int ceph_timeout_s(int *out, char *err, size_t errlen)
 {
     const char *v = getenv("PVEFS_CEPH_TIMEOUT");
     char *end;
@@ -179,7 +179,7 @@ static int open_conn(const struct ceph_target *t, rados_t *out, char *err, size_
     rados_t c;
     int r, tmo;
 
-    if ((r = timeout_s(&tmo, err, errlen)) < 0)
+    if ((r = ceph_timeout_s(&tmo, err, errlen)) < 0)
         return r;
     snprintf(name, sizeof(name), "client.%s", user);
     if ((r = rados_create2(&c, "ceph", name, 0)) < 0) {

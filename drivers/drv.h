@@ -20,6 +20,10 @@ struct drv_guest {
 
 struct pv_buf;
 
+/* One snapshot: its name, parent ("" for none), creation time and whether it holds RAM. */
+typedef int (*drv_snap_fn)(void *arg, const char *name, const char *parent, long long time,
+                           int ram);
+
 struct drv_guest_ops {
     const char *name;
     /* Writes the actual state ("running", "stopped", "paused") into buf. */
@@ -29,6 +33,11 @@ struct drv_guest_ops {
                   size_t errlen);
     /* Appends live "key: value" lines (pid, uptime, cpu, mem, ...); NULL if none. Never blocks. */
     int (*status)(const struct drv_guest *g, struct pv_buf *out);
+    /* Lists the guest's snapshots (oldest first); NULL if the driver keeps none. */
+    int (*snaps)(const struct drv_guest *g, drv_snap_fn fn, void *arg);
+    /* Grows a disk of the running guest (its image path, or rbd "pool/image"); NULL if none. */
+    int (*block_resize)(const struct drv_guest *g, const char *disk, unsigned long long size,
+                        char *err, size_t errlen);
 };
 
 extern const struct drv_guest_ops drv_qemu;

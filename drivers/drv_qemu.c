@@ -152,7 +152,37 @@ static int q_status(const struct drv_guest *g, struct pv_buf *out)
     return 0;
 }
 
+struct snap_relay {
+    drv_snap_fn fn;
+    void *arg;
+};
+
+static int relay(void *arg, const struct qemu_snapinfo *s)
+{
+    struct snap_relay *r = arg;
+
+    return r->fn(r->arg, s->name, s->parent, (long long)s->time, s->vmstate);
+}
+
+static int q_snaps(const struct drv_guest *g, drv_snap_fn fn, void *arg)
+{
+    struct snap_relay r = {fn, arg};
+    char err[QEMU_ERRLEN];
+
+    if (!qemu_ready())
+        return -ENOTSUP;
+    return qemu_snapshots(g->id, relay, &r, err, sizeof(err));
+}
+
+static int q_block_resize(const struct drv_guest *g, const char *disk, unsigned long long size,
+                          char *err, size_t errlen)
+{
+    return qemu_block_resize(g->id, disk, size, err, errlen);
+}
+
 const struct drv_guest_ops drv_qemu = {
+    .snaps = q_snaps,
+    .block_resize = q_block_resize,
     .name = "qemu",
     .state = q_state,
     .action = q_action,

@@ -120,6 +120,9 @@ int qemu_snapshots(const char *vmid, qemu_snap_fn fn, void *arg, char *err, size
 int qemu_hotplug(const char *vmid, const char *config, size_t len, const char *key, char *err,
                  size_t errlen);
 
+/* Grows disk (its image path or rbd "pool/image") of a running guest to size bytes. */
+int qemu_block_resize(const char *vmid, const char *disk, uint64_t size, char *err, size_t errlen);
+
 /* drv_qemu.c: starts and stops the driver behind drv.h's ops table. */
 int drv_qemu_start(const struct qemu_env *env);
 void drv_qemu_stop(void);

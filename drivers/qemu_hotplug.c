@@ -169,3 +169,19 @@ out:
     qemu_end(&a);
     return r;
 }
+
+int qemu_block_resize(const char *vmid, const char *disk, uint64_t size, char *err, size_t errlen)
+{
+    struct qemu_act a;
+    int r;
+
+    if ((r = qemu_begin(vmid, &a, err, errlen)) < 0)
+        return r;
+    if (!a.d || strcmp(qemu_dom_state(a.d, NULL), "stopped") == 0)
+        r = qemu_err(-EINVAL, err, errlen, "vm %s is not running", vmid);
+    /* libvirt finds the disk by its source path; QEMU grows the image and tells the guest */
+    else if (virDomainBlockResize(a.d, disk, size, VIR_DOMAIN_BLOCK_RESIZE_BYTES) < 0)
+        r = qemu_fail(err, errlen, "vm %s: cannot resize %s", vmid, disk);
+    qemu_end(&a);
+    return r;
+}

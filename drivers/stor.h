@@ -63,6 +63,15 @@ struct stor_ops {
     /* Creates volume name of size bytes (0 allowed). -EEXIST if it exists. */
     int (*alloc)(const struct stor_cfg *c, const char *name, const char *fmt, uint64_t size,
                  struct stor_vol *out, char *err, size_t errlen);
+    /*
+     * Creates volume name from the image file src (an absolute path on this node; see
+     * stor_probe_import for what is refused), converted to fmt (NULL: dir: from the
+     * name or the storage default; rbd: raw). -EEXIST if the volume exists, -ENOENT if
+     * src is missing, -EINVAL for a source that is not an importable image. A failed
+     * import leaves no volume behind.
+     */
+    int (*import)(const struct stor_cfg *c, const char *name, const char *src, const char *fmt,
+                  struct stor_vol *out, char *err, size_t errlen);
     /* Removes the volume and its snapshots. -EBUSY if clones depend on it. */
     int (*free)(const struct stor_cfg *c, const char *name, char *err, size_t errlen);
     /* Reads the volume's format and size from the backend. -ENOENT if missing. */
@@ -92,6 +101,26 @@ const struct stor_ops *stor_ops(const char *type);
 
 extern const struct stor_ops stor_dir;
 extern const struct stor_ops stor_rbd;
+
+struct pv_buf;
+
+/*
+ * Runs qemu-img with argv (argv[0] is the subcommand), its stdout into out (may be
+ * NULL) and, when fd3 >= 0, that fd as its fd 3 (a secret for --object ...,file=/dev/fd/3,
+ * kept off the command line). On failure err says "qemu-img <what>: <qemu-img's own
+ * words>" and the return is the errno those words carry (-EIO when none).
+ */
+int stor_qimg(const char *what, char *const argv[], int fd3, struct pv_buf *out, char *err,
+              size_t errlen);
+
+/*
+ * Checks an image file to import and fills path, format and size (virtual) of out:
+ * src must be an absolute path to a vmdk, vhdx, qcow2, raw or vpc image (raw only in
+ * whole sectors, so a stray text file is not taken for a disk) that reads no other
+ * file (no backing file, no external data file, no vmdk extent outside its
+ * directory). -ENOENT if src is missing, -EINVAL for what it refuses.
+ */
+int stor_probe_import(const char *src, struct stor_vol *out, char *err, size_t errlen);
 
 /* Fills err from fmt and returns rc: `return stor_fail(err, len, -EIO, "...", ...);` */
 int stor_fail(char *err, size_t errlen, int rc, const char *fmt, ...)

@@ -1,7 +1,7 @@
 /*
  * stor_dir: directory storage like Proxmox's "dir" type. Volumes are image files
  * (or, for containers, plain directories) under <path>/images/<vmid>/, handled
- * through qemu-img, which is spawned without a shell and with only stdio open.
+ * through qemu-img (stor_qimg).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -9,45 +9,18 @@
 #include <ftw.h>
 #include <json-c/json.h>
 #include <limits.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../fs/buf.h"
 #include "stor.h"
 
-#define QIMG        "qemu-img"
-#define QIMG_OUTMAX (4 << 20) /* info JSON with thousands of snapshots still fits */
-
 static const char *const file_fmts[] = {"qcow2", "raw", "vmdk"};
 static const char *const dir_prefixes[] = {"subvol-", "basevol-"};
-
-/* qemu-img reports errors as text; these phrases carry the errno behind them. */
-static const struct {
-    const char *text;
-    int err;
-} qimg_errs[] = {
-    {"No space left", ENOSPC},
-    {"Disk quota", EDQUOT},
-    {"Permission denied", EACCES},
-    {"Operation not permitted", EPERM},
-    {"Read-only file system", EROFS},
-    {"No such file", ENOENT},
-    {"not found", ENOENT},
-    {"File exists", EEXIST},
-    {"lock", EBUSY},
-    {"Invalid argument", EINVAL},
-    {"shrink", EINVAL},
-    {"not supported", EOPNOTSUPP},
-};
 
 static int is_file_fmt(const char *fmt)
 {
@@ -63,147 +36,6 @@ static int is_dir_vol(const char *name)
         if (strncmp(name, dir_prefixes[i], strlen(dir_prefixes[i])) == 0)
             return 1;
     return 0;
-}
-
-/* Drains both pipes until qemu-img closes them; stdout is kept, stderr's tail too. */
-static void drain(int ofd, int efd, struct pv_buf *out, char *ebuf, size_t elen)
-{
-    struct pollfd p[2] = {{.fd = ofd, .events = POLLIN}, {.fd = efd, .events = POLLIN}};
-    size_t en = 0;
-    char chunk[4096];
-
-    while (p[0].fd >= 0 || p[1].fd >= 0) {
-        if (poll(p, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        for (int i = 0; i < 2; i++) {
-            ssize_t n;
-
-            if (p[i].fd < 0 || !p[i].revents)
-                continue;
-            n = read(p[i].fd, chunk, sizeof(chunk));
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                p[i].fd = -1;
-                continue;
-            }
-            if (i == 0 && out && out->len + (size_t)n <= QIMG_OUTMAX)
-                pv_buf_add(out, chunk, (size_t)n);
-            if (i == 1) {
-                /* Keep the last elen-1 bytes: qemu-img's error is its last line. */
-                size_t take = (size_t)n < elen - 1 ? (size_t)n : elen - 1;
-                if (en + take > elen - 1) {
-                    size_t drop = en + take - (elen - 1);
-                    memmove(ebuf, ebuf + drop, en - drop);
-                    en -= drop;
-                }
-                memcpy(ebuf + en, chunk + n - take, take);
-                en += take;
-            }
-        }
-    }
-    ebuf[en] = 0;
-}
-
-/*
- * qemu-img's error: its last "qemu-img: " line that is not a warning, without
- * the tag; else its last line that is not the "Try 'qemu-img --help'" hint.
- */
-static const char *qimg_msg(char *ebuf)
-{
-    char *line = NULL, *last = NULL, *p, *nl;
-
-    for (p = ebuf; *p; p = nl + 1) {
-        if ((nl = strchr(p, '\n')))
-            *nl = 0;
-        while (*p && strchr(" \r", p[strlen(p) - 1]))
-            p[strlen(p) - 1] = 0;
-        if (strncmp(p, "qemu-img: ", 10) == 0 && strncmp(p + 10, "warning:", 8) != 0)
-            line = p + 10;
-        else if (*p && strncmp(p, "Try 'qemu-img", 13) != 0)
-            last = p;
-        if (!nl)
-            break;
-    }
-    return line ? line : last ? last : "failed without a message";
-}
-
-static int qimg_errno(const char *msg)
-{
-    for (size_t i = 0; i < sizeof(qimg_errs) / sizeof(qimg_errs[0]); i++)
-        if (strstr(msg, qimg_errs[i].text))
-            return qimg_errs[i].err;
-    return EIO;
-}
-
-/*
- * Runs qemu-img with argv (argv[0] is the subcommand) and stdout into out (may be
- * NULL). On failure err says "qemu-img <what>: <qemu-img's own words>".
- */
-static int qimg(const char *what, char *const argv[], struct pv_buf *out, char *err, size_t errlen)
-{
-    char *av[24], ebuf[1024];
-    int op[2] = {-1, -1}, ep[2] = {-1, -1}, rc, status;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t none, def;
-    size_t n = 0;
-    pid_t pid;
-
-    av[n++] = QIMG;
-    for (; argv[n - 1] && n < sizeof(av) / sizeof(av[0]) - 1; n++)
-        av[n] = argv[n - 1];
-    av[n] = NULL;
-    if (pipe2(op, O_CLOEXEC) || pipe2(ep, O_CLOEXEC)) {
-        rc = -errno;
-        if (op[0] >= 0) {
-            close(op[0]);
-            close(op[1]);
-        }
-        return stor_fail(err, errlen, rc, "qemu-img %s: pipe: %s", what, strerror(-rc));
-    }
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, op[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, ep[1], 2);
-    /* The daemon's FUSE, corosync and Ceph fds must not leak into qemu-img. */
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    posix_spawnattr_init(&at);
-    sigemptyset(&none);
-    sigemptyset(&def);
-    sigaddset(&def, SIGPIPE);
-    sigaddset(&def, SIGCHLD);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &def);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    rc = posix_spawnp(&pid, QIMG, &fa, &at, av, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    close(op[1]);
-    close(ep[1]);
-    if (rc) {
-        close(op[0]);
-        close(ep[0]);
-        return stor_fail(err, errlen, -rc, "qemu-img %s: cannot run " QIMG ": %s", what,
-                         strerror(rc));
-    }
-    drain(op[0], ep[0], out, ebuf, sizeof(ebuf));
-    close(op[0]);
-    close(ep[0]);
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return stor_fail(err, errlen, -errno, "qemu-img %s: waitpid: %s", what,
-                             strerror(errno));
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return 0;
-    if (WIFSIGNALED(status))
-        return stor_fail(err, errlen, -EIO, "qemu-img %s: killed by signal %d", what,
-                         WTERMSIG(status));
-    const char *msg = qimg_msg(ebuf);
-    return stor_fail(err, errlen, -qimg_errno(msg), "qemu-img %s: %s", what, msg);
 }
 
 static int dir_locate(const struct stor_cfg *c, const char *name, const char *fmt,
@@ -356,7 +188,8 @@ static int dir_alloc(const struct stor_cfg *c, const char *name, const char *fmt
         char *other_fmt[] = {"create", "-f", v.format, v.path, sz, NULL};
         char what[160];
         snprintf(what, sizeof(what), "create %s", name);
-        if ((rc = qimg(what, strcmp(v.format, "qcow2") ? other_fmt : qcow, NULL, err, errlen))) {
+        if ((rc = stor_qimg(what, strcmp(v.format, "qcow2") ? other_fmt : qcow, -1, NULL, err,
+                            errlen))) {
             unlink(v.path);
             return rc;
         }
@@ -407,7 +240,7 @@ static int info_json(struct stor_vol *v, json_object **jo, char *err, size_t err
     int rc;
 
     snprintf(what, sizeof(what), "info %s", v->name);
-    if ((rc = qimg(what, argv, &out, err, errlen))) {
+    if ((rc = stor_qimg(what, argv, -1, &out, err, errlen))) {
         pv_buf_free(&out);
         return rc;
     }
@@ -462,7 +295,7 @@ static int dir_resize(const struct stor_cfg *c, const char *name, uint64_t size,
         return rc;
     snprintf(what, sizeof(what), "resize %s", name);
     char *argv[] = {"resize", "-f", v.format, v.path, sz, NULL};
-    return qimg(what, argv, NULL, err, errlen);
+    return stor_qimg(what, argv, -1, NULL, err, errlen);
 }
 
 /* Snapshot names go into qemu-img's argv; one starting with '-' would read as an option. */
@@ -562,7 +395,7 @@ static int dir_snap(const struct stor_cfg *c, const char *name, const char *snap
     /* snapshot takes no -f; image-opts name the format so qemu-img never probes it. */
     char *argv[] = {"snapshot",   "--image-opts", (char *)snap_ops[op].flag,
                     (char *)snap, opts,           NULL};
-    return qimg(what, argv, NULL, err, errlen);
+    return stor_qimg(what, argv, -1, NULL, err, errlen);
 }
 
 static int dir_snaps(const struct stor_cfg *c, const char *name, stor_snap_fn fn, void *arg,
@@ -610,9 +443,43 @@ static int dir_clone(const struct stor_cfg *c, const char *name, const char *sna
     char *withsnap[] = {"convert", "-f",  src.format, "-O",     dst.format,
                         "-l",      lsnap, src.path,   dst.path, NULL};
     char *head[] = {"convert", "-f", src.format, "-O", dst.format, src.path, dst.path, NULL};
-    if ((rc = qimg(what, snap ? withsnap : head, NULL, err, errlen)) ||
+    if ((rc = stor_qimg(what, snap ? withsnap : head, -1, NULL, err, errlen)) ||
         (rc = dir_info(c, dst.name, &dst, err, errlen))) {
         unlink(dst.path);
+        return rc;
+    }
+    if (out)
+        *out = dst;
+    return 0;
+}
+
+static int dir_import(const struct stor_cfg *c, const char *name, const char *src, const char *fmt,
+                      struct stor_vol *out, char *err, size_t errlen)
+{
+    struct stor_vol in, dst, other;
+    char what[1400];
+    int rc;
+
+    if ((rc = dir_locate(c, name, fmt, &dst, err, errlen)))
+        return rc;
+    if (!strcmp(dst.format, "subvol"))
+        return stor_fail(err, errlen, -EINVAL,
+                         "volume %s: subvol volumes are directories; a disk image cannot go there",
+                         name);
+    /* Checked before anything is made, so a refused source leaves the storage as it was. */
+    if ((rc = stor_probe_import(src, &in, err, errlen)))
+        return rc;
+    if (stem_file(c, name, &other))
+        return stor_fail(err, errlen, -EEXIST, "volume %s: %s already exists", name, other.path);
+    if ((rc = mkparents(dst.path, err, errlen)) || (rc = claim(dst.path, name, err, errlen)))
+        return rc;
+    snprintf(what, sizeof(what), "convert %s (%s) to %s", src, in.format, name);
+    char *argv[] = {"convert", "-f", in.format, "-O", dst.format, in.path, dst.path, NULL};
+    if ((rc = stor_qimg(what, argv, -1, NULL, err, errlen)) ||
+        (rc = dir_info(c, dst.name, &dst, err, errlen))) {
+        unlink(dst.path);
+        *strrchr(dst.path, '/') = 0;
+        rmdir(dst.path); /* only when the guest had no volumes before */
         return rc;
     }
     if (out)
@@ -715,6 +582,7 @@ const struct stor_ops stor_dir = {
     .type = "dir",
     .locate = dir_locate,
     .alloc = dir_alloc,
+    .import = dir_import,
     .free = dir_free,
     .info = dir_info,
     .resize = dir_resize,

@@ -66,6 +66,10 @@ int ceph_pool_value_apply(const struct pv_obj *o, const char *in, size_t len, st
 int ceph_osd_status_render(const struct pv_obj *o, struct pv_buf *out);
 int ceph_osd_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e);
 
+/* snapshots/<name>/ of a guest: mkdir takes one, rmdir deletes it (through the guest's ctl). */
+int gsnap_create(struct fs *fs, uint64_t dir, const char *name, struct pv_err *e);
+int gsnap_destroy(const struct pv_obj *o, struct pv_err *e);
+
 /* A guest's state changed (driver event thread): log it, wake pollers. */
 void guest_event(void *arg, const char *vmid, const char *state, const char *why);
 

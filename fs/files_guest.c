@@ -13,6 +13,7 @@
 #include "../cluster/clog.h"
 #include "../cluster/kvs.h"
 #include "../drivers/drv.h"
+#include "../drivers/stor.h"
 #include "conf.h"
 #include "files.h"
 #include "fs.h"
@@ -266,7 +267,72 @@ static int node_exists(const struct pv_obj *o, const char *node)
     return ok;
 }
 
-enum { ARG_SNAP = 1, ARG_NODE = 2, ARG_INT = 3, ARG_SHUTDOWN = 4 };
+/* snapshots/ holds what the driver has: after each snapshot verb, add and drop entries. */
+struct snapset {
+    char names[64][64];
+    char recs[64][256];
+    int n;
+};
+
+static int collect_snap(void *arg, const char *name, const char *parent, long long time, int ram)
+{
+    struct snapset *s = arg;
+
+    if (s->n >= 64)
+        return 1;
+    snprintf(s->names[s->n], sizeof(s->names[0]), "%.63s", name);
+    snprintf(s->recs[s->n], sizeof(s->recs[0]), "parent: %.63s\nram: %d\nsnaptime: %lld\n",
+             parent[0] ? parent : "", ram, time);
+    s->n++;
+    return 0;
+}
+
+static void mirror_snaps(const struct pv_obj *o, const struct drv_guest *g)
+{
+    const struct drv_guest_ops *d = drv_guest(g->kind);
+    const struct memdb_entry *sd;
+    struct snapset *s = calloc(1, sizeof(*s));
+    uint64_t dir = 0, drop[64];
+    int ndrop = 0;
+    struct pv_err e = {0};
+
+    if (!s || !d->snaps || d->snaps(g, collect_snap, s) < 0) {
+        free(s);
+        return;
+    }
+    memdb_rdlock(o->fs->mem);
+    if ((sd = memdb_lookup(o->fs->mem, o->dir, "snapshots"))) {
+        dir = sd->inode;
+        for (uint32_t k = 0; k < sd->nkids && ndrop < 64; k++) {
+            int i;
+            for (i = 0; i < s->n && strcmp(s->names[i], sd->kids[k]->name) != 0; i++)
+                ;
+            if (i == s->n)
+                drop[ndrop++] = sd->kids[k]->inode;
+        }
+    }
+    memdb_unlock(o->fs->mem);
+    for (int i = 0; dir && i < s->n; i++) {
+        const struct memdb_entry *k;
+        uint64_t ino = 0;
+        memdb_rdlock(o->fs->mem);
+        if ((k = memdb_lookup(o->fs->mem, dir, s->names[i])))
+            ino = k->inode;
+        memdb_unlock(o->fs->mem);
+        if (ino)
+            fs_catalog_record(o->fs, ino, s->recs[i], &e);
+        else
+            fs_catalog_create(o->fs, dir, s->names[i], T_GSNAP, s->recs[i], NULL, &e);
+    }
+    for (int i = 0; i < ndrop; i++)
+        fs_catalog_remove(o->fs, drop[i], &e);
+    free(s);
+}
+
+enum { ARG_SNAP = 1, ARG_NODE = 2, ARG_INT = 3, ARG_SHUTDOWN = 4, ARG_DISK = 5 };
+
+static int guest_resize(const struct pv_obj *o, const char *disk, const char *size,
+                        struct pv_err *e);
 
 static const struct guest_verb {
     const char *verb;
@@ -284,6 +350,7 @@ static const struct guest_verb {
     {"snapshot", 1, 1, ARG_SNAP},
     {"rollback", 1, 1, ARG_SNAP},
     {"delsnapshot", 1, 1, ARG_SNAP},
+    {"resize", 2, 2, ARG_DISK},
 };
 
 static int run_verb(const struct pv_obj *o, const struct guest_verb *v, int argc, char **argv,
@@ -305,6 +372,8 @@ static int run_verb(const struct pv_obj *o, const struct guest_verb *v, int argc
         if (strcmp(argv[i], "--force") != 0 &&
             (strtol(argv[i], &end, 10) <= 0 || *end || !isdigit((unsigned char)argv[i][0])))
             return pv_fail(e, EINVAL, "shutdown takes [<seconds>] [--force], not '%.64s'", argv[i]);
+    if (v->arg == ARG_DISK)
+        return guest_resize(o, argv[0], argv[1], e);
     guest_of(o, &g);
     cfg = config_copy(o, &g.config_len);
     g.config = cfg;
@@ -312,6 +381,8 @@ static int run_verb(const struct pv_obj *o, const struct guest_verb *v, int argc
         e->err = -rc;
     else
         clog_append(g.kind, "%s %s on %s: done", v->verb, o->name, o->fs->node);
+    if (v->arg == ARG_SNAP)
+        mirror_snaps(o, &g);
     free(cfg);
     notify_kick(o->fs);
     return rc;
@@ -401,4 +472,119 @@ void guest_event(void *arg, const char *vmid, const char *state, const char *why
 
     clog_append("qemu", "vm %s on %s is %s (%s)", vmid, fs->node, state, why);
     notify_kick(fs);
+}
+
+static uint64_t parent_dir(struct fs *fs, uint64_t ino)
+{
+    const struct memdb_entry *e;
+    uint64_t p = 0;
+
+    memdb_rdlock(fs->mem);
+    if ((e = memdb_get(fs->mem, ino)))
+        p = e->parent;
+    memdb_unlock(fs->mem);
+    return p;
+}
+
+int gsnap_create(struct fs *fs, uint64_t dir, const char *name, struct pv_err *e)
+{
+    char cmd[128];
+    int n = snprintf(cmd, sizeof(cmd), "snapshot %s", name);
+
+    return fs_cmd(fs, parent_dir(fs, dir), "ctl", cmd, (size_t)n, e);
+}
+
+int gsnap_destroy(const struct pv_obj *o, struct pv_err *e)
+{
+    char cmd[128];
+    int n = snprintf(cmd, sizeof(cmd), "delsnapshot %s", o->name);
+
+    return fs_cmd(o->fs, parent_dir(o->fs, parent_dir(o->fs, o->dir)), "ctl", cmd, (size_t)n, e);
+}
+
+/* The catalog directory of the volume volid names ("local:vm-100-disk-0", "local:100/x.qcow2"). */
+static uint64_t volume_dir_of(struct fs *fs, const char *volid, size_t n)
+{
+    const char *colon = memchr(volid, ':', n), *name, *slash;
+    const struct memdb_entry *st, *s, *vols, *v = NULL;
+    char sid[64], vn[128];
+    uint64_t ino = 0;
+
+    if (!colon || (size_t)(colon - volid) >= sizeof(sid))
+        return 0;
+    snprintf(sid, sizeof(sid), "%.*s", (int)(colon - volid), volid);
+    name = colon + 1;
+    for (slash = name; (slash = memchr(slash, '/', n - (size_t)(slash - volid))); name = ++slash)
+        ;
+    snprintf(vn, sizeof(vn), "%.*s", (int)(n - (size_t)(name - volid)), name);
+    memdb_rdlock(fs->mem);
+    st = memdb_lookup(fs->mem, MEMDB_ROOT, "storage");
+    s = st ? memdb_lookup(fs->mem, st->inode, sid) : NULL;
+    vols = s ? memdb_lookup(fs->mem, s->inode, "volumes") : NULL;
+    if (vols && !(v = memdb_lookup(fs->mem, vols->inode, vn))) {
+        char *dot = strrchr(vn, '.'); /* "vm-100-disk-0.qcow2" in a config, no extension here */
+        if (dot) {
+            *dot = 0;
+            v = memdb_lookup(fs->mem, vols->inode, vn);
+        }
+    }
+    if (v)
+        ino = v->inode;
+    memdb_unlock(fs->mem);
+    return ino;
+}
+
+/* resize <disk> <[+]size>: grows the volume a disk line names; a running guest is told. */
+static int guest_resize(const struct pv_obj *o, const char *disk, const char *size,
+                        struct pv_err *e)
+{
+    const struct drv_guest_ops *d;
+    const struct memdb_entry *r;
+    char val[1024], cur[32] = "", path[1200] = "", st[32], cmd[128];
+    uint64_t now, want, add;
+    struct drv_guest g;
+    uint64_t vol;
+    size_t n;
+    char *end;
+    int rc, cn;
+
+    config_value(o, disk, "", val, sizeof(val));
+    if (!val[0])
+        return pv_fail(e, EINVAL, "%s %s has no disk %.32s", guest_kind(o), o->name, disk);
+    n = strcspn(val, ",");
+    if (!(vol = volume_dir_of(o->fs, strncmp(val, "file=", 5) == 0 ? val + 5 : val,
+                              strncmp(val, "file=", 5) == 0 ? n - 5 : n)))
+        return pv_fail(e, ENOENT, "%s: '%.*s' is not a volume of a pvefs storage", disk, (int)n,
+                       val);
+    guest_of(o, &g);
+    d = drv_guest(g.kind);
+    if (d->state(&g, st, sizeof(st)) || strcmp(st, "stopped") == 0 || !d->block_resize) {
+        cn = snprintf(cmd, sizeof(cmd), "resize %.64s", size);
+        return fs_cmd(o->fs, vol, "ctl", cmd, (size_t)cn, e);
+    }
+    /* running: QEMU holds the image; libvirt grows it and tells the guest */
+    memdb_rdlock(o->fs->mem);
+    if ((r = memdb_lookup(o->fs->mem, vol, "status")) && r->data) {
+        conf_get((const char *)r->data, r->size, "size", cur, sizeof(cur));
+        conf_get((const char *)r->data, r->size, "path", path, sizeof(path));
+    }
+    memdb_unlock(o->fs->mem);
+    now = strtoull(cur, &end, 10);
+    if (size[0] == '+') {
+        if (stor_parse_size(size + 1, &add))
+            return pv_fail(e, EINVAL, "'%.64s' is not a size", size);
+        want = now + add;
+    } else if (stor_parse_size(size, &want)) {
+        return pv_fail(e, EINVAL, "'%.64s' is not a size", size);
+    }
+    if (want < now)
+        return pv_fail(e, EINVAL, "%s is %llu bytes; shrinking to %llu is refused", disk,
+                       (unsigned long long)now, (unsigned long long)want);
+    if (want == now)
+        return 0;
+    if ((rc = d->block_resize(&g, path, want, e->msg, sizeof(e->msg))))
+        return pv_fail(e, -rc, "%s", e->msg);
+    clog_append(g.kind, "grew %s of %s %s to %llu bytes", disk, g.kind, o->name,
+                (unsigned long long)want);
+    return fs_cmd(o->fs, vol, "ctl", "refresh", 7, e);
 }

@@ -298,6 +298,7 @@ int storage_status_render(const struct pv_obj *o, struct pv_buf *out)
 }
 
 static int ctl_alloc(const struct pv_obj *o, int argc, char **argv, struct pv_err *e);
+static int ctl_import(const struct pv_obj *o, int argc, char **argv, struct pv_err *e);
 static int ctl_rescan(const struct pv_obj *o, int argc, char **argv, struct pv_err *e);
 
 static const struct {
@@ -307,6 +308,7 @@ static const struct {
     const char *usage;
 } storage_verbs[] = {
     {"alloc", 1, 3, ctl_alloc, "alloc <volume> [<size>] [<format>]"},
+    {"import", 2, 3, ctl_import, "import <volume> <path> [<format>]"},
     {"rescan", 0, 0, ctl_rescan, "rescan"},
 };
 
@@ -327,7 +329,7 @@ int storage_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct
     }
     return pv_fail(e, EINVAL,
                    "unknown command '%.64s' (known: alloc <volume> [<size>] [<format>], "
-                   "rescan)",
+                   "import <volume> <path> [<format>], rescan)",
                    argc ? argv[0] : "");
 }
 
@@ -372,6 +374,18 @@ int storage_usable_here(struct fs *fs, const struct storage_def *d, struct pv_er
     return 0;
 }
 
+/* The catalog has no volume of that name yet: 0, else -EEXIST with e filled. */
+static int no_such_volume(struct fs *fs, const struct storage_def *d, const char *name,
+                          struct pv_err *e)
+{
+    int have;
+
+    memdb_rdlock(fs->mem);
+    have = memdb_lookup(fs->mem, d->volumes, name) != NULL;
+    memdb_unlock(fs->mem);
+    return have ? pv_fail(e, EEXIST, "volume %s:%s exists", d->cfg.id, name) : 0;
+}
+
 static int ctl_alloc(const struct pv_obj *o, int argc, char **argv, struct pv_err *e)
 {
     char err[STOR_ERRLEN] = "";
@@ -385,11 +399,8 @@ static int ctl_alloc(const struct pv_obj *o, int argc, char **argv, struct pv_er
         return -e->err;
     if (argc > 1 && stor_parse_size(argv[1], &size))
         return pv_fail(e, EINVAL, "'%.64s' is not a size (bytes, or with K, M, G, T)", argv[1]);
-    memdb_rdlock(o->fs->mem);
-    rc = memdb_lookup(o->fs->mem, d.volumes, argv[0]) != NULL;
-    memdb_unlock(o->fs->mem);
-    if (rc)
-        return pv_fail(e, EEXIST, "volume %s:%s exists", d.cfg.id, argv[0]);
+    if (no_such_volume(o->fs, &d, argv[0], e))
+        return -e->err;
     if ((rc = stor_ops(d.cfg.type)
                   ->alloc(&d.cfg, argv[0], argc > 2 ? argv[2] : NULL, size, &v, err, sizeof(err))))
         return pv_fail(e, -rc, "%s", err);
@@ -400,6 +411,41 @@ static int ctl_alloc(const struct pv_obj *o, int argc, char **argv, struct pv_er
     }
     clog_append("storage", "allocated %s:%s (%s, %llu bytes) on %s", d.cfg.id, v.name, v.format,
                 (unsigned long long)v.size, o->fs->node);
+    return 0;
+}
+
+/*
+ * Makes a volume from a disk image file on this node (the writer's: storage ctl
+ * writes are not forwarded), converted by the backend; the catalog records it after.
+ */
+static int ctl_import(const struct pv_obj *o, int argc, char **argv, struct pv_err *e)
+{
+    char err[STOR_ERRLEN] = "";
+    struct storage_def d;
+    struct stor_vol v = {0};
+    int rc;
+
+    if (volume_name_ok(argv[0], e) || storage_load(o->fs, o->dir, &d, e) ||
+        storage_usable_here(o->fs, &d, e))
+        return -e->err;
+    /* a relative path would be relative to the daemon's cwd, which the writer cannot see */
+    if (argv[1][0] != '/')
+        return pv_fail(e, EINVAL, "import source '%.256s' is not an absolute path on node %s",
+                       argv[1], o->fs->node);
+    if (no_such_volume(o->fs, &d, argv[0], e))
+        return -e->err;
+    if ((rc = stor_ops(d.cfg.type)
+                  ->import(&d.cfg, argv[0], argv[1], argc > 2 ? argv[2] : NULL, &v, err,
+                           sizeof(err))))
+        return rc == -ENOENT ? pv_fail(e, ENOENT, "%s (on node %s)", err, o->fs->node)
+                             : pv_fail(e, -rc, "%s", err);
+    if ((rc = storage_record_volume(o->fs, &d, &v, 0, e))) {
+        /* the catalog refused it: do not leave an orphan behind */
+        stor_ops(d.cfg.type)->free(&d.cfg, v.name, err, sizeof(err));
+        return rc;
+    }
+    clog_append("storage", "imported %s:%s (%s, %llu bytes) from %s on %s", d.cfg.id, v.name,
+                v.format, (unsigned long long)v.size, argv[1], o->fs->node);
     return 0;
 }
 

@@ -288,6 +288,16 @@ static int v_resize(const struct pv_obj *o, struct volctx *c, int op, int argc, 
     return grow(o, c, argv[0], e);
 }
 
+/* The backend changed behind the catalog (a running guest grew the disk): record it. */
+static int v_refresh(const struct pv_obj *o, struct volctx *c, int op, int argc, char **argv,
+                     struct pv_err *e)
+{
+    (void)op;
+    (void)argc;
+    (void)argv;
+    return vol_refresh(o->fs, c, e);
+}
+
 static int v_snap(const struct pv_obj *o, struct volctx *c, int op, int argc, char **argv,
                   struct pv_err *e)
 {
@@ -354,11 +364,12 @@ static const struct {
     {"unprotect", 1, 1, v_snap, STOR_SNAP_UNPROTECT},
     {"clone", 1, 2, v_clone, 0},
     {"flatten", 0, 0, v_flatten, 0},
+    {"refresh", 0, 0, v_refresh, 0},
 };
 
 #define VOLUME_USAGE                                                                               \
     "free, resize <[+]size>, snapshot <name>, delsnapshot <name>, rollback <name>, "               \
-    "protect <name>, unprotect <name>, clone <volume> [<snapshot>], flatten"
+    "protect <name>, unprotect <name>, clone <volume> [<snapshot>], flatten, refresh"
 
 int volume_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e)
 {

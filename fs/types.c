@@ -124,6 +124,11 @@ static const struct pv_file node_storage_files[] = {
     PV_END,
 };
 
+static const struct pv_file gsnap_files[] = {
+    PV_RECORD("status"),
+    PV_END,
+};
+
 static const struct pv_file ceph_files[] = {
     PV_CONFIG("config", &conf_ceph_schema, ceph_config_initial),
     PV_STATUS("status", ceph_status_render, PF_VOLATILE),
@@ -166,7 +171,10 @@ static const struct pv_type types[T_MAX] = {
     [T_LXC_LIST] = {"lxc", 0755, NOFILES, NOSUBS, T_LXC, .flags = PT_MKDIR_ID},
     [T_LXC] = {"lxc-guest", 0755, lxc_files, guest_subs, .uniq = U_GUEST_ID,
                .flags = PT_SCRATCH | PT_RMDIR | PT_GUEST},
-    [T_SNAPS] = {"snapshots", 0755, NOFILES, NOSUBS, .nomkdir = "take snapshots through ctl"},
+    [T_SNAPS] = {"snapshots", 0755, NOFILES, NOSUBS, T_GSNAP, .name_ok = volsnap_name_ok,
+                 .create = gsnap_create},
+    [T_GSNAP] = {"guest-snapshot", 0755, gsnap_files, NOSUBS, .flags = PT_RMDIR,
+                 .destroy = gsnap_destroy},
     [T_NODE_STORAGE] = {"node-storage", 0755, NOFILES, NOSUBS,
                         .nomkdir =
                             "a storage shows here when storage/<id>/config covers this node"},

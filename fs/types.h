@@ -55,6 +55,7 @@ enum pv_type_id {
     T_NODE_STOR, /* nodes/<node>/storage/<id> */
     T_CEPH_POOL,
     T_CEPH_OSD,
+    T_GSNAP, /* nodes/<node>/{qemu,lxc}/<id>/snapshots/<name> */
     T_MAX
 };
 

@@ -164,6 +164,9 @@ def test_vm_snapshot_with_ram_and_rollback(pvefs, guest):
     assert vm.ctl("start") == [0]
     vm.wait_boot()
     assert vm.ctl("snapshot before") == [0]
+    # snapshots/<name>/status: when, the parent, and whether it holds RAM
+    snap = fields(read_text(vm.dir / "snapshots" / "before" / "status"))
+    assert snap["ram"] == "1" and abs(int(snap["snaptime"]) - time.time()) < 120, snap
     out = subprocess.run(["qemu-img", "snapshot", "-l", "-U", str(img)], capture_output=True, text=True).stdout
     line = [l for l in out.splitlines() if " before " in l]
     assert line and not re.search(r"\s0 B\s", line[0]), "no RAM in the snapshot:\n" + out
@@ -180,9 +183,40 @@ def test_vm_snapshot_with_ram_and_rollback(pvefs, guest):
     p = subprocess.run(["qemu-io", "-f", "qcow2", "-c", "read -P 0x77 0 64k", str(img)],
                        capture_output=True, text=True)
     assert "Pattern verification failed" in p.stdout + p.stderr, p.stdout + p.stderr
+    # mkdir/rmdir under snapshots/ do the same as the ctl verbs
+    os.mkdir(vm.dir / "snapshots" / "second")
+    snap = fields(read_text(vm.dir / "snapshots" / "second" / "status"))
+    assert snap["parent"] == "before" and snap["ram"] == "0", snap
+    assert sorted(os.listdir(vm.dir / "snapshots")) == ["before", "second"]
+    os.rmdir(vm.dir / "snapshots" / "second")
     assert vm.ctl("delsnapshot before") == [0]
+    assert os.listdir(vm.dir / "snapshots") == []
     out = subprocess.run(["qemu-img", "snapshot", "-l", "-U", str(img)], capture_output=True, text=True).stdout
-    assert " before " not in out
+    assert " before " not in out and " second " not in out
+
+
+@pytest.mark.budget(300)
+def test_vm_disk_resize_running_and_stopped(pvefs, guest):
+    d = pvefs
+    root = d.base / "store"
+    root.mkdir()
+    os.mkdir(d.p("storage/local1"))
+    write_ok(d.p("storage/local1/config"), "type: dir\npath: %s\ncontent: images\n" % root)
+    assert ctl(d.p("storage/local1/ctl"), "alloc vm-104-disk-0 16M") == [0]
+    img = root / "images" / "104" / "vm-104-disk-0.qcow2"
+    vol = d.p("storage/local1/volumes/vm-104-disk-0")
+    vm = make_vm(d, guest, 104, "virtio0: local1:vm-104-disk-0\n")
+    assert vm.ctl("resize virtio0 +16M") == [0]  # stopped: qemu-img
+    assert read_text(vol / "size") == "%d\n" % (32 << 20)
+    assert vm.ctl("start") == [0]
+    vm.wait_boot()
+    assert vm.ctl("resize virtio0 48M") == [0]  # running: through libvirt, QEMU holds the image
+    assert read_text(vol / "size") == "%d\n" % (48 << 20)
+    out = subprocess.run(["qemu-img", "info", "-U", str(img)], capture_output=True, text=True).stdout
+    assert "48 MiB" in out, out
+    assert vm.ctl("resize virtio0 8M") == [errno.EINVAL]
+    assert vm.ctl("resize scsi7 +1M") == [errno.EINVAL]
+    assert vm.ctl("stop") == [0]
 
 
 def test_vm_bad_input(pvefs, guest):

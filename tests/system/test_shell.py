@@ -275,10 +275,18 @@ def test_symlinks(pvefs):
 
 
 def test_guest_state_ctl_not_supported(pvefs):
+    """Containers have no driver yet: every action is ENOTSUP and says so. A VM whose disks
+    name a storage that does not exist cannot start, and the error names the volume."""
     d = pvefs
     d.mkvm(100, QEMU_CANON)
     d.mkct(200, LXC_CANON)
-    for g, base in (("qemu/100", d.vm(100)), ("lxc/200", d.ct(200))):
+    before = d.errors()
+    r = try_write(d.vm(100, "ctl"), "start\n")
+    assert r["writes"] == [errno.ENOENT], r
+    new = d.new_errors(before)
+    assert new and " ENOENT " in new[-1] and "local" in new[-1], new
+    assert read_text(d.vm(100, "state")) == "stopped\n"
+    for g, base in (("lxc/200", d.ct(200)),):
         before = d.errors()
         v0 = d.store_version()
         r = try_write(base / "state", "running\n")
