@@ -134,6 +134,21 @@ def test_rbd_volumes(pvefs, ceph3):
     assert ctl(cl / "ctl", "flatten") == [0]
     assert "parent:" not in read_text(cl / "status")
 
+    # a vmdk imported through the storage's ctl: a raw image with the vmdk's data
+    src = d.base / "import.vmdk"
+    run(["qemu-img", "create", "-q", "-f", "vmdk", str(src), "8M"], check=True)
+    assert run(["qemu-io", "-f", "vmdk", "-c", "write -P 0x3c 0 1M", str(src)]).returncode == 0
+    assert ctl(d.p("storage/rbd1/ctl"), "import vm-102-disk-0 %s" % src) == [0]
+    im = vols / "vm-102-disk-0"
+    assert read_text(im / "format") == "raw\n" and read_text(im / "size") == "%d\n" % (8 << 20)
+    rc, out = rbd_io(c, "vols", "vm-102-disk-0", "read -P 0x3c 0 1M")
+    assert rc == 0 and "fail" not in out.lower(), out
+    assert ctl(d.p("storage/rbd1/ctl"), "import vm-102-disk-0 %s" % src) == [errno.EEXIST]
+    assert ctl(d.p("storage/rbd1/ctl"), "import vm-103-disk-0 %s qcow2" % src) == [errno.EINVAL]
+    assert ctl(d.p("storage/rbd1/ctl"), "import vm-103-disk-0 %s.gone" % src) == [errno.ENOENT]
+    assert "vm-103-disk-0" not in run(["rbd", "-c", str(c.conf), "ls", "vols"]).stdout.split()
+    os.rmdir(im)
+
     # grow through ctl, then remove everything through rmdir
     assert ctl(v / "ctl", "resize +8M") == [0]
     assert read_text(v / "size") == "%d\n" % (16 << 20)
@@ -161,6 +176,15 @@ def test_rbd_external_cluster_with_priv_keyring(pvefs, ceph3):
     os.mkdir(d.p("storage/ext/volumes/vm-400-disk-0"))
     assert run(["rbd", "-c", str(c.conf), "ls", "extp"]).stdout.split() == ["vm-400-disk-0"]
     os.rmdir(d.p("storage/ext/volumes/vm-400-disk-0"))
+    assert run(["rbd", "-c", str(c.conf), "ls", "extp"]).stdout.split() == []
+    # an import reaches the same monitors with the same key (handed to qemu-img off its argv)
+    src = d.base / "ext.vmdk"
+    run(["qemu-img", "create", "-q", "-f", "vmdk", str(src), "4M"], check=True)
+    assert run(["qemu-io", "-f", "vmdk", "-c", "write -P 0x7e 0 1M", str(src)]).returncode == 0
+    assert ctl(d.p("storage/ext/ctl"), "import vm-402-disk-0 %s" % src) == [0]
+    rc, out = rbd_io(c, "extp", "vm-402-disk-0", "read -P 0x7e 0 1M")
+    assert rc == 0 and "fail" not in out.lower(), out
+    os.rmdir(d.p("storage/ext/volumes/vm-402-disk-0"))
     assert run(["rbd", "-c", str(c.conf), "ls", "extp"]).stdout.split() == []
     # without a key the monitors refuse us: a clean error that says why, nothing recorded
     os.mkdir(d.p("storage/ext2"))

@@ -222,3 +222,62 @@ def test_storage_bad_input(pvefs):
     assert sorted(os.listdir(vols)) == ["vm-100-disk-0"]
     assert sorted(os.listdir(root / "images")) == ["100"]
     assert d.store_version() == before, "a refused change wrote to the store"
+
+
+def make_image(path, fmt, size="8M", pattern=None):
+    run(["qemu-img", "create", "-q", "-f", fmt, str(path), size], check=True)
+    if pattern is not None:
+        p = run(["qemu-io", "-f", fmt, "-c", "write -P 0x%02x 0 1M" % pattern, str(path)], timeout=30)
+        assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_dir_import_images(pvefs):
+    d = pvefs
+    root = dir_storage(d, "local1")
+    vols = d.p("storage/local1/volumes")
+    sctl = d.p("storage/local1/ctl")
+    src = d.base / "import-src"
+    src.mkdir()
+    make_image(src / "disk.vmdk", "vmdk", pattern=0x3c)
+    make_image(src / "disk.vhdx", "vhdx", size="4M", pattern=0x5e)
+
+    # a vmdk becomes a qcow2 volume holding the same data
+    assert ctl(sctl, "import vm-110-disk-0 %s qcow2" % (src / "disk.vmdk")) == [0]
+    v = vols / "vm-110-disk-0"
+    f = root / "images" / "110" / "vm-110-disk-0.qcow2"
+    assert read_text(v / "format") == "qcow2\n"
+    assert read_text(v / "size") == "%d\n" % (8 << 20)
+    assert "path: %s\n" % f in read_text(v / "status")
+    assert img_info(f)["format"] == "qcow2" and img_info(f)["virtual-size"] == 8 << 20
+    rc, out = qemu_io(f, "read -P 0x3c 0 1M")
+    assert rc == 0 and "fail" not in out.lower(), out
+    assert "imported local1:vm-110-disk-0" in d.log()
+    # a vhdx, with the format from the volume name
+    assert ctl(sctl, "import vm-111-disk-0.raw %s" % (src / "disk.vhdx")) == [0]
+    rf = root / "images" / "111" / "vm-111-disk-0.raw"
+    assert read_text(vols / "vm-111-disk-0.raw" / "format") == "raw\n"
+    assert rf.stat().st_size == 4 << 20
+    p = run(["qemu-io", "-f", "raw", "-c", "read -P 0x5e 0 1M", str(rf)], timeout=30)
+    assert p.returncode == 0 and "fail" not in (p.stdout + p.stderr).lower(), p.stdout + p.stderr
+
+    # refusals change neither the catalog, the directory nor the store
+    (src / "notes.txt").write_text("not a disk\n")
+    make_image(src / "base.qcow2", "qcow2")
+    run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(src / "base.qcow2"),
+         str(src / "overlay.qcow2")], check=True)
+    names, files, before = sorted(os.listdir(vols)), sorted(os.listdir(root / "images")), d.store_version()
+    for cmd, err in (("import vm-112-disk-0 %s" % (src / "missing.vmdk"), errno.ENOENT),
+                     ("import vm-110-disk-0 %s" % (src / "disk.vmdk"), errno.EEXIST),
+                     ("import vm-112-disk-0 %s" % (src / "notes.txt"), errno.EINVAL),
+                     ("import vm-112-disk-0 import-src/disk.vmdk", errno.EINVAL),
+                     ("import vm-112-disk-0 %s" % src, errno.EINVAL),                # a directory
+                     ("import vm-112-disk-0 %s" % (src / "overlay.qcow2"), errno.EINVAL),  # backing file
+                     ("import vm-112-disk-0 %s bogus" % (src / "disk.vmdk"), errno.EINVAL),
+                     ("import subvol-112-disk-0 %s" % (src / "disk.vmdk"), errno.EINVAL),
+                     ("import vm-112-disk-0", errno.EINVAL)):
+        assert ctl(sctl, cmd) == [err], cmd
+    assert sorted(os.listdir(vols)) == names
+    assert sorted(os.listdir(root / "images")) == files
+    assert not (root / "images" / "112").exists()
+    assert d.store_version() == before, "a refused import wrote to the store"
+    assert any("notes.txt is not a disk image" in l for l in d.errors()), d.errors()[-3:]

@@ -1,0 +1,54 @@
+"""A real VM on a 3-node cluster: control writes made on other nodes are forwarded to the
+VM's node and return its result; every node reads the VM's live state and status."""
+import errno
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from clusterlib import wait_until
+from pvefslib import read_text, try_write, write_ok
+
+ROOT = Path(__file__).resolve().parents[2]
+GUEST = ROOT / "build" / "guest"
+
+
+def fields(text):
+    return dict(l.split(": ", 1) for l in text.splitlines() if ": " in l)
+
+
+@pytest.mark.budget(240)
+def test_vm_ctl_forwarded_and_state_everywhere(cluster3):
+    p = subprocess.run(["bash", str(ROOT / "tests" / "qemu" / "build-guest.sh"), str(GUEST)],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    c = cluster3
+    n1, n2, n3 = c[1], c[2], c[3]
+    vm = n1.p("nodes/n2/qemu/300")
+    os.mkdir(vm)
+    write_ok(vm / "config", "memory: 128\ncores: 1\nkvm: 0\nserial0: socket\n"
+             "args: -kernel %s/vmlinux -initrd %s/initrd.gz -append \"console=ttyS0 panic=-1\"\n"
+             % (GUEST, GUEST))
+    # a command that n2 refuses comes back with n2's reason
+    r = try_write(n1.p("nodes/n2/qemu/300/ctl"), "suspend\n")
+    assert r["writes"] == [errno.EINVAL], r
+    assert any("not running" in l for l in n1.read("cluster/errors").splitlines()), n1.read("cluster/errors")
+    # start from n1: it runs on n2
+    r = try_write(n1.p("nodes/n2/qemu/300/ctl"), "start\n")
+    assert r["writes"] == [0], (r, n1.read("cluster/errors")[-500:])
+    serial = n2.data / "serial" / "300.serial"
+    wait_until(lambda: serial.exists() and "PVEFS-BOOT-OK" in serial.read_text(errors="replace"), 90,
+               "the guest's boot marker on n2")
+    for nd in c:
+        wait_until(lambda nd=nd: read_text(nd.p("nodes/n2/qemu/300/state")) == "running\n", 10,
+                   "%s to read the VM as running" % nd.name)
+    st = fields(read_text(n3.p("nodes/n2/qemu/300/status")))
+    assert st["state"] == "running" and int(st.get("pid", "0")) > 0, st
+    assert os.path.exists("/proc/%s" % st["pid"])
+    # stop through the desired state, written on n3
+    r = try_write(n3.p("nodes/n2/qemu/300/state"), "stopped\n")
+    assert r["writes"] == [0], r
+    for nd in c:
+        wait_until(lambda nd=nd: read_text(nd.p("nodes/n2/qemu/300/state")) == "stopped\n", 10,
+                   "%s to read the VM as stopped" % nd.name)
