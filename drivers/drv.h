@@ -38,6 +38,9 @@ struct drv_guest_ops {
     /* Grows a disk of the running guest (its image path, or rbd "pool/image"); NULL if none. */
     int (*block_resize)(const struct drv_guest *g, const char *disk, unsigned long long size,
                         char *err, size_t errlen);
+    /* Appends the changes of g->config that the running guest does not have yet, as
+     * "key: value" lines and a "delete: k1,k2" line; NULL if the driver tracks none. */
+    int (*pending)(const struct drv_guest *g, struct pv_buf *out);
 };
 
 extern const struct drv_guest_ops drv_qemu;

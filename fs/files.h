@@ -33,6 +33,11 @@ int guest_state_apply(const struct pv_obj *o, const char *in, size_t len, struct
 int guest_status_render(const struct pv_obj *o, struct pv_buf *out);
 int guest_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e);
 int qemu_config_initial(const struct pv_obj *o, struct pv_buf *out);
+/* "scsi1: local:4" allocates a 4 GiB volume and names it; after a change the owner applies
+ * what it can to the running VM (hot-plug) and shows the rest in pending. */
+int qemu_config_before(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e);
+void qemu_config_after(const struct pv_obj *o);
+int guest_pending_render(const struct pv_obj *o, struct pv_buf *out);
 int lxc_config_initial(const struct pv_obj *o, struct pv_buf *out);
 
 /* storage/<id>/ and its volumes (files_storage.c, files_volume.c) */

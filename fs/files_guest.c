@@ -351,6 +351,7 @@ static const struct guest_verb {
     {"rollback", 1, 1, ARG_SNAP},
     {"delsnapshot", 1, 1, ARG_SNAP},
     {"resize", 2, 2, ARG_DISK},
+    {"apply", 0, 0, 0},
 };
 
 static int run_verb(const struct pv_obj *o, const struct guest_verb *v, int argc, char **argv,
@@ -587,4 +588,153 @@ static int guest_resize(const struct pv_obj *o, const char *disk, const char *si
     clog_append(g.kind, "grew %s of %s %s to %llu bytes", disk, g.kind, o->name,
                 (unsigned long long)want);
     return fs_cmd(o->fs, vol, "ctl", "refresh", 7, e);
+}
+
+int guest_pending_render(const struct pv_obj *o, struct pv_buf *out)
+{
+    const struct drv_guest_ops *d;
+    struct drv_guest g;
+    char *cfg;
+
+    if (is_remote(o)) {
+        struct pv_buf lines = {0};
+        char st[32], keys[512] = "", val[1024];
+        if (remote_guest(o, st, sizeof(st), &lines) == 0 && lines.p)
+            conf_get(lines.p, lines.len, "pending", keys, sizeof(keys));
+        pv_buf_free(&lines);
+        for (char *save = NULL, *k = strtok_r(keys, ",", &save); k;
+             k = strtok_r(NULL, ",", &save)) {
+            config_value(o, k, "", val, sizeof(val));
+            pv_buf_printf(out, "%s: %s\n", k, val);
+        }
+        return 0;
+    }
+    guest_of(o, &g);
+    d = drv_guest(g.kind);
+    if (!d->pending)
+        return 0;
+    cfg = config_copy(o, &g.config_len);
+    g.config = cfg;
+    d->pending(&g, out);
+    free(cfg);
+    return 0;
+}
+
+/* A value that asks for a new volume: "<storage>:<GiB>", as Proxmox's qm set takes it. */
+static int new_volume_request(const char *v, size_t n, size_t *sl, double *gib)
+{
+    const char *c = memchr(v, ':', n);
+    char num[32], *end;
+    size_t fl = strcspn(v, ",\n");
+
+    if (fl > n)
+        fl = n;
+    if (!c || c == v || (size_t)(c - v) >= fl || fl - (size_t)(c - v) - 1 >= sizeof(num))
+        return 0;
+    snprintf(num, sizeof(num), "%.*s", (int)(fl - (size_t)(c - v) - 1), c + 1);
+    if (!num[0] || strspn(num, "0123456789.") != strlen(num))
+        return 0;
+    *gib = strtod(num, &end);
+    *sl = (size_t)(c - v);
+    return *end == 0 && *gib > 0;
+}
+
+static const char *const disk_buses[] = {"scsi", "virtio", "sata", "ide", NULL};
+
+static int is_disk_key(const char *k, size_t n)
+{
+    for (int i = 0; disk_buses[i]; i++) {
+        size_t l = strlen(disk_buses[i]);
+        if (n > l && memcmp(k, disk_buses[i], l) == 0 && strspn(k + l, "0123456789") == n - l)
+            return 1;
+    }
+    return 0;
+}
+
+/* The first vm-<vmid>-disk-<n> that storage dir's catalog does not have. */
+static void free_disk_name(struct fs *fs, uint64_t vols, const char *vmid, char *out, size_t len)
+{
+    for (int i = 0; i < 1000; i++) {
+        static const char *const exts[] = {"", ".qcow2", ".raw", ".vmdk"};
+        int used = 0;
+        memdb_rdlock(fs->mem);
+        for (int x = 0; x < 4 && !used; x++) {
+            char n[128];
+            snprintf(n, sizeof(n), "vm-%.15s-disk-%d%s", vmid, i, exts[x]);
+            used = memdb_lookup(fs->mem, vols, n) != NULL;
+        }
+        memdb_unlock(fs->mem);
+        if (!used) {
+            snprintf(out, len, "vm-%.15s-disk-%d", vmid, i);
+            return;
+        }
+    }
+    snprintf(out, len, "vm-%.15s-disk-x", vmid);
+}
+
+int qemu_config_before(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e)
+{
+    struct pv_buf b = {0};
+    int changed = 0, rc = 0;
+
+    for (const char *p = *doc, *end = *doc + *len; p && p < end && !rc;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *c, *v;
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p), sl;
+        double gib;
+        c = memchr(p, ':', l);
+        v = c ? c + 1 + (c + 1 < p + l && c[1] == ' ') : NULL;
+        if (p[0] != '[' && c && is_disk_key(p, (size_t)(c - p)) &&
+            new_volume_request(v, l - (size_t)(v - p), &sl, &gib)) {
+            const struct memdb_entry *st, *sd, *vols;
+            uint64_t sdir = 0, vdir = 0;
+            char sid[64], name[64], cmd[160];
+            const char *opts = v + strcspn(v, ",\n");
+            snprintf(sid, sizeof(sid), "%.*s", (int)sl, v);
+            memdb_rdlock(o->fs->mem);
+            st = memdb_lookup(o->fs->mem, MEMDB_ROOT, "storage");
+            sd = st ? memdb_lookup(o->fs->mem, st->inode, sid) : NULL;
+            vols = sd ? memdb_lookup(o->fs->mem, sd->inode, "volumes") : NULL;
+            if (vols) {
+                sdir = sd->inode;
+                vdir = vols->inode;
+            }
+            memdb_unlock(o->fs->mem);
+            if (!sdir) {
+                rc = pv_fail(e, ENOENT, "%.*s: no storage named %s", (int)(c - p), p, sid);
+                break;
+            }
+            free_disk_name(o->fs, vdir, o->name, name, sizeof(name));
+            int cn = snprintf(cmd, sizeof(cmd), "alloc %s %lluM", name,
+                              (unsigned long long)(gib * 1024 + 0.5));
+            if ((rc = fs_cmd(o->fs, sdir, "ctl", cmd, (size_t)cn, e)))
+                break;
+            pv_buf_printf(&b, "%.*s: %s:%s%.*s", (int)(c - p), p, sid, name, (int)(p + l - opts),
+                          opts);
+            /* the size, as Proxmox records it on the line */
+            if (!memmem(opts, (size_t)(p + l - opts), "size=", 5))
+                pv_buf_printf(&b, ",size=%lluM", (unsigned long long)(gib * 1024 + 0.5));
+            pv_buf_printf(&b, "\n");
+            changed = 1;
+        } else {
+            pv_buf_printf(&b, "%.*s\n", (int)l, p);
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+    if (rc || !changed || b.oom) {
+        pv_buf_free(&b);
+        return rc ? rc : b.oom ? pv_fail(e, ENOMEM, "out of memory") : 0;
+    }
+    free(*doc);
+    *doc = b.p;
+    *len = b.len;
+    return 0;
+}
+
+void qemu_config_after(const struct pv_obj *o)
+{
+    struct pv_err e = {0};
+
+    /* the VM's node hot-plugs what it can; the rest shows in pending */
+    if (fs_cmd(o->fs, o->dir, "ctl", "apply", 5, &e))
+        clog_append("qemu", "vm %s: config stored, not applied: %s", o->name, e.msg);
 }

@@ -438,10 +438,17 @@ static int commit(struct io_handle *h, struct pv_err *e)
     size_t clen = 0;
     int rc;
 
+    struct pv_obj o;
+
+    fs_obj(h->fs, h->dir, &o);
     if (h->file && h->file->schema) {
         if ((rc = conf_canonicalize(h->file->schema, h->buf ? h->buf : "", h->len, &canon, &clen,
                                     msg, sizeof(msg))))
             return pv_fail(e, -rc, "%s", msg);
+        if (h->file->before_commit && (rc = h->file->before_commit(&o, &canon, &clen, e))) {
+            free(canon);
+            return rc;
+        }
     }
     b.ops[0].code = MSG_WRITE;
     b.ops[0].inode = h->ino;
@@ -455,6 +462,8 @@ static int commit(struct io_handle *h, struct pv_err *e)
         h->dirty = h->wrote = 0;
         h->checked = h->checked_lines = 0;
         notify_inval(h->fs, h->ino);
+        if (h->file && h->file->after_commit)
+            h->file->after_commit(&o);
     }
     free(canon);
     return rc;

@@ -83,7 +83,14 @@ static const struct pv_sub node_subs[] = {
 };
 
 static const struct pv_file qemu_files[] = {
-    PV_CONFIG("config", &conf_qemu_schema, qemu_config_initial),
+    {.name = "config",
+     .mode = 0644,
+     .kind = PK_CONFIG,
+     .schema = &conf_qemu_schema,
+     .initial = qemu_config_initial,
+     .before_commit = qemu_config_before,
+     .after_commit = qemu_config_after},
+    PV_STATUS("pending", guest_pending_render, PF_VOLATILE),
     PV_STATE("state", guest_state_render, guest_state_apply),
     PV_CTL("ctl", guest_ctl_apply),
     PV_STATUS("status", guest_status_render, PF_VOLATILE),

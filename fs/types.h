@@ -106,6 +106,11 @@ struct pv_file {
     int (*apply)(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e);
     const struct conf_schema *schema;                           /* PK_CONFIG */
     int (*initial)(const struct pv_obj *o, struct pv_buf *out); /* PK_CONFIG at mkdir */
+    /* PK_CONFIG: may rewrite a validated document before it is stored (*doc is malloc'd;
+     * replace it and *len to change it). Fills e and returns -errno to refuse it. */
+    int (*before_commit)(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e);
+    /* PK_CONFIG: told after the document was stored (errors are the callee's to report). */
+    void (*after_commit)(const struct pv_obj *o);
 };
 
 struct pv_sub {

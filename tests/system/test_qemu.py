@@ -240,3 +240,34 @@ def test_vm_bad_input(pvefs, guest):
     assert vm.ctl("start") == [errno.ENOENT]
     assert "nosuch" in d.errors()[-1]
     assert vm.state() == "stopped"
+
+
+@pytest.mark.budget(300)
+def test_vm_hotplug_allocate_and_pending(pvefs, guest):
+    d = pvefs
+    root = d.base / "store"
+    root.mkdir()
+    os.mkdir(d.p("storage/local1"))
+    write_ok(d.p("storage/local1/config"), "type: dir\npath: %s\ncontent: images\n" % root)
+    vm = make_vm(d, guest, 105)
+    assert vm.ctl("start") == [0]
+    vm.wait_boot()
+    assert read_text(vm.dir / "pending") == ""
+    # "storage:GiB" on a disk line allocates a volume and names it; the running guest gets it
+    write_ok(vm.dir / "config", vm_config(guest, "virtio1: local1:1\n"))
+    cfg = read_text(vm.dir / "config")
+    assert "virtio1: local1:vm-105-disk-0,size=1024M\n" in cfg, cfg
+    assert (root / "images" / "105" / "vm-105-disk-0.qcow2").is_file()
+    assert read_text(d.p("storage/local1/volumes/vm-105-disk-0/used_by")) == "qemu/105\n"
+    wait_for(lambda: "PVEFS-DISK vda" in vm.log(), 30, "the guest to see the hot-plugged disk")
+    assert read_text(vm.dir / "pending") == ""
+    # what cannot change live waits for the next start, shown in pending
+    write_ok(vm.dir / "config", vm_config(guest, "virtio1: local1:vm-105-disk-0,size=1024M\n")
+             .replace("memory: 128", "memory: 192"))
+    assert read_text(vm.dir / "pending") == "memory: 192\n"
+    assert vm.ctl("stop") == [0]
+    assert read_text(vm.dir / "pending") == ""
+    assert vm.ctl("start") == [0]
+    assert int(vm.status()["maxmem"]) == 192 << 20
+    assert read_text(vm.dir / "pending") == ""
+    assert vm.ctl("stop") == [0]
