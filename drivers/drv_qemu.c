@@ -221,6 +221,14 @@ static void want_plug(void *arg, const char *key, const char *val, int deleted)
     (void)cur;
 }
 
+/* migrate <dest-uri> <stream-uri>: the fs layer found the target node's libvirt for us. */
+static int a_migrate(const struct drv_guest *g, int argc, char **argv, char *err, size_t n)
+{
+    if (argc < 1)
+        return snprintf(err, n, "migrate needs the target's libvirt URI"), -EINVAL;
+    return qemu_migrate(g->id, argv[0], argc > 1 ? argv[1] : NULL, err, n);
+}
+
 static int a_apply(const struct drv_guest *g, int argc, char **argv, char *err, size_t n)
 {
     struct plug p = {.g = g};
@@ -326,7 +334,7 @@ static const struct {
     {"reset", a_reset},       {"suspend", a_suspend},
     {"resume", a_resume},     {"snapshot", a_snapshot},
     {"rollback", a_rollback}, {"delsnapshot", a_delsnapshot},
-    {"apply", a_apply},
+    {"apply", a_apply},       {"migrate", a_migrate},
 };
 
 static int q_action(const struct drv_guest *g, const char *verb, int argc, char **argv, char *err,

@@ -123,6 +123,13 @@ int qemu_hotplug(const char *vmid, const char *config, size_t len, const char *k
 /* Grows disk (its image path or rbd "pool/image") of a running guest to size bytes. */
 int qemu_block_resize(const char *vmid, const char *disk, uint64_t size, char *err, size_t errlen);
 
+/* The libvirt URI this node's driver uses. */
+const char *qemu_uri(void);
+/* Moves running guest vmid live to the libvirt at dest_uri; stream_uri ("tcp://addr") says
+ * where QEMU sends the guest, NULL for libvirt's choice. */
+int qemu_migrate(const char *vmid, const char *dest_uri, const char *stream_uri, char *err,
+                 size_t errlen);
+
 /* drv_qemu.c: starts and stops the driver behind drv.h's ops table. */
 int drv_qemu_start(const struct qemu_env *env);
 void drv_qemu_stop(void);

@@ -279,6 +279,37 @@ fail:
     fs_reply_fail(req, fs, path, &e);
 }
 
+/*
+ * mv of a guest's directory to another node's qemu/ or lxc/ is a migration: it runs
+ * on the guest's node, which moves the directory when the guest has moved. Returns 1
+ * when the rename is not such a move, else 0 or -errno (e filled).
+ */
+static int guest_move(struct fs *fs, uint64_t parent, const char *name, uint64_t newparent,
+                      const char *newname, struct pv_err *e)
+{
+    const struct memdb_entry *src, *dst;
+    struct pv_obj to;
+    uint64_t guest = 0;
+    char cmd[128];
+    int n;
+
+    memdb_rdlock(fs->mem);
+    src = memdb_lookup(fs->mem, parent, name);
+    dst = memdb_get(fs->mem, newparent);
+    if (src && dst && (pv_type(src->objtype)->flags & PT_GUEST) &&
+        pv_type(dst->objtype)->child == src->objtype)
+        guest = src->inode;
+    memdb_unlock(fs->mem);
+    if (!guest)
+        return 1;
+    if (strcmp(name, newname) != 0)
+        return pv_fail(e, EINVAL, "a guest keeps its id: move %s to another node's directory",
+                       name);
+    fs_obj(fs, newparent, &to);
+    n = snprintf(cmd, sizeof(cmd), "migrate %.64s", to.node);
+    return fs_cmd(fs, guest, "ctl", cmd, (size_t)n, e);
+}
+
 /* Plans a rename; fills b. canon receives a validated config body to free. */
 static int plan_rename(struct fs *fs, uint64_t parent, const char *name, uint64_t newparent,
                        const char *newname, unsigned flags, struct msg_batch *b, char **canon,
@@ -357,6 +388,16 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_
     char path[1024], *canon = NULL;
 
     fs_child_path(fs, newparent, newname, path, sizeof(path));
+    if (fs_may_write(req, fs, &e) == 0 && parent != newparent &&
+        guest_move(fs, parent, name, newparent, newname, &e) != 1) {
+        if (e.err) {
+            fs_reply_fail(req, fs, path, &e);
+            return;
+        }
+        fuse_reply_err(req, 0);
+        return;
+    }
+    e.err = 0;
     if (fs_may_write(req, fs, &e) ||
         plan_rename(fs, parent, name, newparent, newname, flags, &b, &canon, &e) ||
         fs_commit(fs, &b, &res, &e)) {

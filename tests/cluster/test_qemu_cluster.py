@@ -52,3 +52,21 @@ def test_vm_ctl_forwarded_and_state_everywhere(cluster3):
     for nd in c:
         wait_until(lambda nd=nd: read_text(nd.p("nodes/n2/qemu/300/state")) == "stopped\n", 10,
                    "%s to read the VM as stopped" % nd.name)
+    # a stopped VM moves by moving its config: mv to another node's qemu/ is the same as
+    # "migrate <node>"; every node then shows it under n3, and n3 runs it
+    os.rename(n1.p("nodes/n2/qemu/300"), n1.p("nodes/n3/qemu/300"))
+    for nd in c:
+        wait_until(lambda nd=nd: os.path.isdir(nd.p("nodes/n3/qemu/300")) and
+                   not os.path.exists(nd.p("nodes/n2/qemu/300")), 10, "%s to show the VM on n3" % nd.name)
+    assert os.readlink(n2.p("vms/300")) == "../nodes/n3/qemu/300"
+    r = try_write(n3.p("nodes/n3/qemu/300/ctl"), "migrate n1\n")
+    assert r["writes"] == [0], r
+    assert os.path.isdir(n2.p("nodes/n1/qemu/300"))
+    r = try_write(n2.p("nodes/n1/qemu/300/ctl"), "migrate n1\n")
+    assert r["writes"] == [errno.EINVAL], r
+    # a running VM cannot move live without a libvirtd on both sides, and says so
+    assert try_write(n2.p("nodes/n1/qemu/300/ctl"), "start\n")["writes"] == [0]
+    r = try_write(n2.p("nodes/n1/qemu/300/ctl"), "migrate n2\n")
+    assert r["writes"] == [errno.EOPNOTSUPP], r
+    assert os.path.isdir(n3.p("nodes/n1/qemu/300"))
+    assert try_write(n2.p("nodes/n1/qemu/300/ctl"), "stop\n")["writes"] == [0]
