@@ -473,6 +473,7 @@ class Node:
             detach(self.mnt)
         except Exception as e:  # noqa: BLE001
             log("%s: detach: %r" % (self.name, e))
+        pvefslib.kill_procs_under(self.dir)
 
 
 # ---------------------------------------------------------------------------- cluster

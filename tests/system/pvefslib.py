@@ -333,6 +333,7 @@ class Pvefs:
         if self.proc is not None:
             LIVE_DAEMONS.pop(self.proc.pid, None)
         detach(self.mnt)
+        kill_procs_under(self.base)
 
     def log_tail(self, n=40):
         if not self.logs:
@@ -417,6 +418,28 @@ def time_budget(seconds, on_overrun, exc_type):
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
         dog.cancel()
+
+
+def kill_procs_under(path, names=(b"qemu-system",)):
+    """SIGKILLs, by PID, processes (QEMU guests) whose command line names a file under path:
+    guests outlive the pvefsd that started them, as they should, so a test must stop them."""
+    needle = str(path).encode()
+    killed = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if needle in cmd and any(n in cmd.split(b"\0", 1)[0] for n in names):
+            try:
+                os.kill(int(d), signal.SIGKILL)
+                killed.append(int(d))
+            except OSError:
+                pass
+    return killed
 
 
 def kill_and_reap(proc, live):
