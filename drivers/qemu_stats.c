@@ -8,6 +8,9 @@
  * event still in flight does not make it notify twice.
  */
 #include <errno.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,21 +59,94 @@ static uint64_t sum_idx(virDomainStatsRecordPtr r, const char *group, const char
     return sum;
 }
 
+static ino_t netns_of(const char *pid)
+{
+    char path[64];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "/proc/%.20s/ns/net", pid);
+    return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/*
+ * A libvirtd whose run directory this process cannot see (another mount namespace, a
+ * remote URI to the local host): find its QEMU by the name libvirt gives it on the
+ * command line ("-name guest=vm100,..."), in this network namespace.
+ */
+static int scan_pid(const char *name)
+{
+    char needle[64], path[64], buf[4096];
+    ino_t self = netns_of("self");
+    struct dirent *de;
+    DIR *d = opendir("/proc");
+    int pid = 0;
+
+    snprintf(needle, sizeof(needle), "guest=%.40s,", name);
+    while (d && !pid && (de = readdir(d))) {
+        ssize_t n;
+        int fd;
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%.20s/cmdline", de->d_name);
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            continue;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0 || !strstr(buf, "qemu-system"))
+            continue;
+        for (ssize_t i = 0; i < n; i++)
+            if (!buf[i])
+                buf[i] = ' ';
+        buf[n] = 0;
+        if (strstr(buf, needle) && netns_of(de->d_name) == self)
+            pid = atoi(de->d_name);
+    }
+    if (d)
+        closedir(d);
+    return pid;
+}
+
+/* Pids found by scanning, kept while the process lives (the stats thread's own). */
+static struct {
+    char name[24];
+    int pid;
+} scanned[64];
+
 static int read_pid(const char *name)
 {
+    int known = 0, slot = -1;
+
     char path[1300], buf[32];
     FILE *f;
     int pid = 0;
 
-    if (!qg.piddir[0])
-        return 0;
-    snprintf(path, sizeof(path), "%s/%s.pid", qg.piddir, name);
-    if (!(f = fopen(path, "r")))
-        return 0;
-    if (fgets(buf, sizeof(buf), f))
-        pid = atoi(buf);
-    fclose(f);
-    return pid > 0 ? pid : 0;
+    if (qg.piddir[0]) {
+        snprintf(path, sizeof(path), "%s/%s.pid", qg.piddir, name);
+        if ((f = fopen(path, "r"))) {
+            if (fgets(buf, sizeof(buf), f))
+                pid = atoi(buf);
+            fclose(f);
+        }
+    }
+    if (pid > 0)
+        return pid;
+    for (int i = 0; i < 64; i++) {
+        if (strcmp(scanned[i].name, name) == 0) {
+            slot = i;
+            known = scanned[i].pid;
+        } else if (slot < 0 && !scanned[i].name[0]) {
+            slot = i;
+        }
+    }
+    snprintf(path, sizeof(path), "/proc/%d", known);
+    if (known > 0 && access(path, F_OK) == 0)
+        return known;
+    pid = scan_pid(name);
+    if (slot >= 0) {
+        snprintf(scanned[slot].name, sizeof(scanned[slot].name), "%.23s", name);
+        scanned[slot].pid = pid;
+    }
+    return pid;
 }
 
 /* Seconds since pid started, from /proc (survives a daemon restart); 0 unknown. */

@@ -277,6 +277,7 @@ class Node:
         self.cs_starts = 0
         self.logs = []                 # pvefsd logs, one per start
         self.last_rc = None
+        self.extra_args = []           # more pvefsd options (e.g. --libvirt URI)
         for d in (self.dir, self.run_dir, self.data, self.mnt):
             d.mkdir(parents=True, exist_ok=True)
         os.chmod(self.mnt, 0o755)
@@ -373,7 +374,7 @@ class Node:
 
     def cmdline(self):
         return ["nsenter", "--net=" + self.nspath, "--", self.cluster.pvefsd, "-f", "--node", self.name,
-                "--data", str(self.data), str(self.mnt)]
+                "--data", str(self.data)] + self.extra_args + [str(self.mnt)]
 
     def start(self, wait_quorate=True, timeout=START_TIMEOUT):
         """Starts pvefsd (cluster mode) and waits until it is mounted and cluster/quorate
