@@ -40,6 +40,28 @@ void qemu_config_after(const struct pv_obj *o);
 int guest_pending_render(const struct pv_obj *o, struct pv_buf *out);
 int lxc_config_initial(const struct pv_obj *o, struct pv_buf *out);
 
+/* Helpers of files_guest.c that files_clone.c shares. */
+/* A malloc'd, NUL-terminated copy of the guest's stored config (*len: its size), or NULL. */
+char *guest_config_copy(const struct pv_obj *o, size_t *len);
+/* Value of key in the main section of the guest's stored config, or def. */
+void guest_config_value(const struct pv_obj *o, const char *key, const char *def, char *val,
+                        size_t len);
+/* A random (version 4) UUID, as Proxmox writes them into smbios1 and vmgenid. */
+void guest_uuid(char *buf, size_t len);
+/* The catalog directory of the volume a volid names ("local:vm-100-disk-0"), or 0. */
+uint64_t volume_dir_of(struct fs *fs, const char *volid, size_t n);
+/* The first vm-<vmid>-disk-<i>, i >= from, that catalog directory vols lacks; returns i. */
+int guest_free_disk_name(struct fs *fs, uint64_t vols, const char *vmid, int from, char *out,
+                         size_t len);
+
+/* clone and template of a VM (files_clone.c): verbs of its ctl. */
+/* clone <newid> [full]: a new VM newid on the same node with copies of the disks. */
+int guest_clone(const struct pv_obj *o, const char *newid, const char *mode, struct pv_err *e);
+/* template: marks a stopped VM as a template ("template: 1"): it is cloned, never run. */
+int guest_template(const struct pv_obj *o, struct pv_err *e);
+/* 1 if the guest's config says "template: 1". */
+int guest_is_template(const struct pv_obj *o);
+
 /* storage/<id>/ and its volumes (files_storage.c, files_volume.c) */
 int storage_id_ok(const char *name, struct pv_err *e);
 int storage_config_initial(const struct pv_obj *o, struct pv_buf *out);

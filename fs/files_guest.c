@@ -33,7 +33,7 @@ static void guest_of(const struct pv_obj *o, struct drv_guest *g)
 }
 
 /* A malloc'd copy of the guest's stored config (for a driver action), or NULL. */
-static char *config_copy(const struct pv_obj *o, size_t *len)
+char *guest_config_copy(const struct pv_obj *o, size_t *len)
 {
     const struct memdb_entry *c;
     char *p = NULL;
@@ -144,8 +144,8 @@ void guest_publish_lines(struct fs *fs, struct pv_buf *out)
 }
 
 /* Value of key in the guest's stored config, or def. */
-static void config_value(const struct pv_obj *o, const char *key, const char *def, char *val,
-                         size_t len)
+void guest_config_value(const struct pv_obj *o, const char *key, const char *def, char *val,
+                        size_t len)
 {
     const struct memdb_entry *c;
     int rc = -ENOENT;
@@ -159,7 +159,7 @@ static void config_value(const struct pv_obj *o, const char *key, const char *de
         snprintf(val, len, "%s", def);
 }
 
-static void uuid(char *buf, size_t len)
+void guest_uuid(char *buf, size_t len)
 {
     unsigned char r[16] = {0};
 
@@ -178,8 +178,8 @@ int qemu_config_initial(const struct pv_obj *o, struct pv_buf *out)
     char u1[40], u2[40];
 
     /* Random ids are chosen here, on the writer, so every node stores the same bytes. */
-    uuid(u1, sizeof(u1));
-    uuid(u2, sizeof(u2));
+    guest_uuid(u1, sizeof(u1));
+    guest_uuid(u2, sizeof(u2));
     return pv_buf_printf(out,
                          "cores: 1\nmemory: 512\nname: vm%s\nostype: l26\nscsihw: "
                          "virtio-scsi-single\nsmbios1: uuid=%s\nsockets: 1\nvmgenid: %s\n",
@@ -230,10 +230,10 @@ int guest_status_render(const struct pv_obj *o, struct pv_buf *out)
         if (d->status)
             d->status(&g, &live);
     }
-    config_value(o, "memory", "512", mem, sizeof(mem));
-    config_value(o, "cores", "1", cores, sizeof(cores));
-    config_value(o, "sockets", "1", sockets, sizeof(sockets));
-    config_value(o, o->type == T_LXC ? "hostname" : "name", "", name, sizeof(name));
+    guest_config_value(o, "memory", "512", mem, sizeof(mem));
+    guest_config_value(o, "cores", "1", cores, sizeof(cores));
+    guest_config_value(o, "sockets", "1", sockets, sizeof(sockets));
+    guest_config_value(o, o->type == T_LXC ? "hostname" : "name", "", name, sizeof(name));
     pv_buf_printf(out,
                   "vmid: %s\ntype: %s\nnode: %s\nname: %s\nstate: %s\ndriver: %s\n"
                   "cpus: %ld\nmaxmem: %llu\n",
@@ -329,7 +329,18 @@ static void mirror_snaps(const struct pv_obj *o, const struct drv_guest *g)
     free(s);
 }
 
-enum { ARG_SNAP = 1, ARG_NODE = 2, ARG_INT = 3, ARG_SHUTDOWN = 4, ARG_DISK = 5 };
+enum {
+    ARG_SNAP = 1,
+    ARG_NODE = 2,
+    ARG_INT = 3,
+    ARG_SHUTDOWN = 4,
+    ARG_DISK = 5,
+    ARG_CLONE = 6,   /* <newid> [full]: files_clone.c */
+    ARG_TEMPLATE = 7 /* no arguments: files_clone.c */
+};
+
+/* Verbs that make a guest run: a template never runs, it is only cloned. */
+enum { VF_RUNS = 1 };
 
 static int guest_resize(const struct pv_obj *o, const char *disk, const char *size,
                         struct pv_err *e);
@@ -339,20 +350,23 @@ static const struct guest_verb {
     const char *verb;
     int min, max;
     int arg; /* what the first argument must be */
+    unsigned flags;
 } guest_verbs[] = {
-    {"start", 0, 0, 0},
-    {"stop", 0, 0, 0},
-    {"shutdown", 0, 2, ARG_SHUTDOWN},
-    {"reboot", 0, 0, 0},
-    {"reset", 0, 0, 0},
-    {"suspend", 0, 0, 0},
-    {"resume", 0, 0, 0},
-    {"migrate", 1, 2, ARG_NODE},
-    {"snapshot", 1, 1, ARG_SNAP},
-    {"rollback", 1, 1, ARG_SNAP},
-    {"delsnapshot", 1, 1, ARG_SNAP},
-    {"resize", 2, 2, ARG_DISK},
-    {"apply", 0, 0, 0},
+    {"start", 0, 0, 0, VF_RUNS},
+    {"stop", 0, 0, 0, 0},
+    {"shutdown", 0, 2, ARG_SHUTDOWN, 0},
+    {"reboot", 0, 0, 0, 0},
+    {"reset", 0, 0, 0, 0},
+    {"suspend", 0, 0, 0, 0},
+    {"resume", 0, 0, 0, 0},
+    {"migrate", 1, 2, ARG_NODE, 0},
+    {"snapshot", 1, 1, ARG_SNAP, 0},
+    {"rollback", 1, 1, ARG_SNAP, 0},
+    {"delsnapshot", 1, 1, ARG_SNAP, 0},
+    {"resize", 2, 2, ARG_DISK, 0},
+    {"apply", 0, 0, 0, 0},
+    {"clone", 1, 2, ARG_CLONE, 0},
+    {"template", 0, 0, ARG_TEMPLATE, 0},
 };
 
 static int run_verb(const struct pv_obj *o, const struct guest_verb *v, int argc, char **argv,
@@ -378,8 +392,15 @@ static int run_verb(const struct pv_obj *o, const struct guest_verb *v, int argc
         return guest_resize(o, argv[0], argv[1], e);
     if (v->arg == ARG_NODE)
         return guest_migrate(o, argv[0], e);
+    if (v->arg == ARG_CLONE)
+        return guest_clone(o, argv[0], argc > 1 ? argv[1] : NULL, e);
+    if (v->arg == ARG_TEMPLATE)
+        return guest_template(o, e);
+    if ((v->flags & VF_RUNS) && guest_is_template(o))
+        return pv_fail(e, EINVAL, "vm %s is a template: it does not run; clone it (clone <newid>)",
+                       o->name);
     guest_of(o, &g);
-    cfg = config_copy(o, &g.config_len);
+    cfg = guest_config_copy(o, &g.config_len);
     g.config = cfg;
     if ((rc = drv_guest(g.kind)->action(&g, v->verb, argc, argv, e->msg, sizeof(e->msg))))
         e->err = -rc;
@@ -459,7 +480,7 @@ int guest_may_destroy(const struct pv_obj *o, struct pv_err *e)
     char st[32], prot[8];
     struct drv_guest g;
 
-    config_value(o, "protection", "0", prot, sizeof(prot));
+    guest_config_value(o, "protection", "0", prot, sizeof(prot));
     if (strcmp(prot, "1") == 0)
         return pv_fail(e, EPERM, "%s %s has protection set", guest_kind(o), o->name);
     guest_of(o, &g);
@@ -507,7 +528,7 @@ int gsnap_destroy(const struct pv_obj *o, struct pv_err *e)
 }
 
 /* The catalog directory of the volume volid names ("local:vm-100-disk-0", "local:100/x.qcow2"). */
-static uint64_t volume_dir_of(struct fs *fs, const char *volid, size_t n)
+uint64_t volume_dir_of(struct fs *fs, const char *volid, size_t n)
 {
     const char *colon = memchr(volid, ':', n), *name, *slash;
     const struct memdb_entry *st, *s, *vols, *v = NULL;
@@ -552,7 +573,7 @@ static int guest_resize(const struct pv_obj *o, const char *disk, const char *si
     char *end;
     int rc, cn;
 
-    config_value(o, disk, "", val, sizeof(val));
+    guest_config_value(o, disk, "", val, sizeof(val));
     if (!val[0])
         return pv_fail(e, EINVAL, "%s %s has no disk %.32s", guest_kind(o), o->name, disk);
     n = strcspn(val, ",");
@@ -607,7 +628,7 @@ int guest_pending_render(const struct pv_obj *o, struct pv_buf *out)
         pv_buf_free(&lines);
         for (char *save = NULL, *k = strtok_r(keys, ",", &save); k;
              k = strtok_r(NULL, ",", &save)) {
-            config_value(o, k, "", val, sizeof(val));
+            guest_config_value(o, k, "", val, sizeof(val));
             pv_buf_printf(out, "%s: %s\n", k, val);
         }
         return 0;
@@ -616,7 +637,7 @@ int guest_pending_render(const struct pv_obj *o, struct pv_buf *out)
     d = drv_guest(g.kind);
     if (!d->pending)
         return 0;
-    cfg = config_copy(o, &g.config_len);
+    cfg = guest_config_copy(o, &g.config_len);
     g.config = cfg;
     d->pending(&g, out);
     free(cfg);
@@ -654,10 +675,10 @@ static int is_disk_key(const char *k, size_t n)
     return 0;
 }
 
-/* The first vm-<vmid>-disk-<n> that storage dir's catalog does not have. */
-static void free_disk_name(struct fs *fs, uint64_t vols, const char *vmid, char *out, size_t len)
+int guest_free_disk_name(struct fs *fs, uint64_t vols, const char *vmid, int from, char *out,
+                         size_t len)
 {
-    for (int i = 0; i < 1000; i++) {
+    for (int i = from; i < 1000; i++) {
         static const char *const exts[] = {"", ".qcow2", ".raw", ".vmdk"};
         int used = 0;
         memdb_rdlock(fs->mem);
@@ -669,10 +690,11 @@ static void free_disk_name(struct fs *fs, uint64_t vols, const char *vmid, char 
         memdb_unlock(fs->mem);
         if (!used) {
             snprintf(out, len, "vm-%.15s-disk-%d", vmid, i);
-            return;
+            return i;
         }
     }
     snprintf(out, len, "vm-%.15s-disk-x", vmid);
+    return 1000;
 }
 
 int qemu_config_before(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e)
@@ -706,7 +728,7 @@ int qemu_config_before(const struct pv_obj *o, char **doc, size_t *len, struct p
                 rc = pv_fail(e, ENOENT, "%.*s: no storage named %s", (int)(c - p), p, sid);
                 break;
             }
-            free_disk_name(o->fs, vdir, o->name, name, sizeof(name));
+            guest_free_disk_name(o->fs, vdir, o->name, 0, name, sizeof(name));
             int cn = snprintf(cmd, sizeof(cmd), "alloc %s %lluM", name,
                               (unsigned long long)(gib * 1024 + 0.5));
             if ((rc = fs_cmd(o->fs, sdir, "ctl", cmd, (size_t)cn, e)))

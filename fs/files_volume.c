@@ -129,6 +129,9 @@ int volsnap_name_ok(const char *name, struct pv_err *e)
 {
     size_t n = strlen(name);
 
+    /* Proxmox's own snapshot under the linked clones of a template (files_clone.c) */
+    if (strcmp(name, "__base__") == 0)
+        return 0;
     /* Proxmox snapshot names: a letter, then letters, digits, - and _ */
     if (n < 2 || n > 40 ||
         !((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z')) ||

@@ -91,8 +91,9 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     if (!ino || fs_resolve_locked(fs, ino, &n)) {
         memdb_unlock(fs->mem);
         memset(&e, 0, sizeof(e));
-        /* cache the miss (standalone: local creates invalidate it) */
-        e.entry_timeout = fs->cl ? 0.0 : 1.0;
+        /* never cache a miss: drivers create names (volumes, snapshots, clones) behind
+         * the kernel's back, from ctl writes and the storage monitor */
+        e.entry_timeout = 0.0;
         fuse_reply_entry(req, &e);
         return;
     }

@@ -259,3 +259,36 @@ def test_dead_ceph_fails_cleanly(pvefs):
         print("write against a dead OSD failed after %.2f s" % took)
     finally:
         c.stop()
+
+
+@pytest.mark.budget(150)
+def test_rbd_template_linked_clone(pvefs, ceph3):
+    d, c = pvefs, ceph3
+    use_ceph(d, c)
+    os.mkdir(d.p("ceph/pools/tpl"))
+    os.mkdir(d.p("storage/rbd2"))
+    write_ok(d.p("storage/rbd2/config"), "type: rbd\npool: tpl\ncontent: images\n")
+    vols = d.p("storage/rbd2/volumes")
+    assert ctl(d.p("storage/rbd2/ctl"), "alloc vm-130-disk-0 8M") == [0]
+    rc, out = rbd_io(c, "tpl", "vm-130-disk-0", "write -P 0x6b 0 1M")
+    assert rc == 0, out
+    d.mkvm(130, "memory: 128\nname: tpl\nscsi0: rbd2:vm-130-disk-0,size=8M\n")
+    vm = d.vm(130)
+    assert ctl(vm / "ctl", "template") == [0], d.errors()[-3:]
+
+    # a linked clone of a template: a copy-on-write child of the protected __base__ snapshot
+    assert ctl(vm / "ctl", "clone 131") == [0], d.errors()[-3:]
+    assert os.listdir(vols / "vm-130-disk-0" / "snapshots") == ["__base__"]
+    assert "parent: tpl/vm-130-disk-0@__base__" in read_text(vols / "vm-131-disk-0" / "status")
+    cfg = fields(read_text(d.vm(131, "config")))
+    assert cfg["scsi0"] == "rbd2:vm-131-disk-0,size=8M" and cfg["name"] == "tpl-clone", cfg
+    assert "template" not in cfg
+    rc, out = rbd_io(c, "tpl", "vm-131-disk-0", "read -P 0x6b 0 1M")
+    assert rc == 0 and "fail" not in out.lower(), out
+
+    # full: a volume of its own, and no snapshot left behind for it
+    assert ctl(vm / "ctl", "clone 132 full") == [0], d.errors()[-3:]
+    assert "parent:" not in read_text(vols / "vm-132-disk-0" / "status")
+    assert os.listdir(vols / "vm-130-disk-0" / "snapshots") == ["__base__"]
+    rc, out = rbd_io(c, "tpl", "vm-132-disk-0", "read -P 0x6b 0 1M")
+    assert rc == 0 and "fail" not in out.lower(), out

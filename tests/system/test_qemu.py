@@ -4,6 +4,7 @@ its serial console and powers off on the ACPI button). Kept serial and few: 2 co
 import errno
 import os
 import re
+import select
 import signal
 import subprocess
 import time
@@ -111,8 +112,17 @@ def test_vm_lifecycle(pvefs, guest):
     cpu_seen = wait_for(lambda: float(vm.status().get("cpu", "0")) > 0 and vm.status(), 15, "cpu figure")
     assert float(cpu_seen["cpu"]) > 0
 
-    # suspend: the guest's ticks stop; resume: they go on
-    assert vm.ctl("suspend") == [0]
+    # suspend: a poller of state wakes; the guest's ticks stop; resume: they go on
+    fd = os.open(vm.dir / "state", os.O_RDONLY)
+    try:
+        assert os.read(fd, 64) == b"running\n"
+        p = select.poll()
+        p.register(fd, select.POLLIN | select.POLLPRI)
+        assert p.poll(300) == [], "poll() on an unchanged state woke"
+        assert vm.ctl("suspend") == [0]
+        assert p.poll(5000), "poll() on state did not wake when the VM paused"
+    finally:
+        os.close(fd)
     assert vm.state() == "paused"
     t0 = vm.ticks()
     time.sleep(2.5)
@@ -271,3 +281,73 @@ def test_vm_hotplug_allocate_and_pending(pvefs, guest):
     assert int(vm.status()["maxmem"]) == 192 << 20
     assert read_text(vm.dir / "pending") == ""
     assert vm.ctl("stop") == [0]
+
+
+@pytest.mark.budget(300)
+def test_vm_clone_and_template(pvefs, guest):
+    d = pvefs
+    root = d.base / "store"
+    root.mkdir()
+    os.mkdir(d.p("storage/local1"))
+    write_ok(d.p("storage/local1/config"), "type: dir\npath: %s\ncontent: images\n" % root)
+    vols = d.p("storage/local1/volumes")
+    assert ctl(d.p("storage/local1/ctl"), "alloc vm-120-disk-0 16M") == [0]
+    img = root / "images" / "120" / "vm-120-disk-0.qcow2"
+    p = subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 64k", str(img)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    uuid = "0b0b0b0b-1111-4222-8333-444444444444"
+    src = make_vm(d, guest, 120, "name: web\nsmbios1: uuid=%s\nscsi0: local1:vm-120-disk-0,size=16M\n"
+                  "ide2: none,media=cdrom\n" % uuid)
+
+    # a full clone: its own volume with the source's data, its own name and uuid
+    assert src.ctl("clone 121 full") == [0], d.errors()[-3:]
+    cl = Vm(d, 121)
+    cfg = fields(read_text(cl.dir / "config"))
+    assert cfg["scsi0"] == "local1:vm-121-disk-0,size=16M", cfg
+    assert cfg["ide2"] == "none,media=cdrom", cfg
+    assert cfg["name"] == "web-clone", cfg
+    assert cfg["smbios1"].startswith("uuid=") and uuid not in cfg["smbios1"], cfg
+    assert read_text(vols / "vm-121-disk-0" / "used_by") == "qemu/121\n"
+    img2 = root / "images" / "121" / "vm-121-disk-0.qcow2"
+    p = subprocess.run(["qemu-io", "-f", "qcow2", "-c", "read -P 0x5a 0 64k", str(img2)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0 and "verification failed" not in p.stdout + p.stderr, p.stdout + p.stderr
+    assert "uuid=%s" % uuid in read_text(src.dir / "config")  # the source is unchanged
+
+    # the clone runs; a running VM is not cloned (its disks would change mid-copy)
+    assert cl.ctl("start") == [0]
+    cl.wait_boot()
+    assert cl.ctl("clone 123 full") == [errno.EBUSY]
+    assert cl.ctl("stop") == [0]
+
+    # taken ids and bad arguments are refused, and leave nothing behind
+    assert src.ctl("clone 121") == [errno.EEXIST]
+    assert src.ctl("clone 120") == [errno.EEXIST]
+    assert src.ctl("clone 122 fast") == [errno.EINVAL]
+    assert src.ctl("clone 12") == [errno.EINVAL]
+    # readdir, not a lookup: a standalone node caches a missed name for a second
+    assert sorted(os.listdir(d.vm(120).parent)) == ["120", "121"]
+
+    # a template never runs; its clones do (on dir storage a clone is a full copy)
+    assert src.ctl("template") == [0]
+    assert "template: 1\n" in read_text(src.dir / "config")
+    assert src.ctl("template") == [0]
+    assert src.ctl("start") == [errno.EINVAL]
+    assert ctl(src.dir / "state", "running") == [errno.EINVAL]
+    assert "is a template" in d.errors()[-1], d.errors()[-3:]
+    assert src.state() == "stopped"
+    assert src.ctl("clone 122") == [0], d.errors()[-3:]
+    cfg = fields(read_text(d.vm(122, "config")))
+    assert "template" not in cfg and cfg["scsi0"] == "local1:vm-122-disk-0,size=16M", cfg
+    p = subprocess.run(["qemu-io", "-f", "qcow2", "-c", "read -P 0x5a 0 64k",
+                        str(root / "images" / "122" / "vm-122-disk-0.qcow2")], capture_output=True, text=True)
+    assert p.returncode == 0 and "verification failed" not in p.stdout + p.stderr, p.stdout + p.stderr
+
+    # a failed clone undoes what it made: the first disk's copy and the new VM
+    assert ctl(d.p("storage/local1/ctl"), "alloc subvol-124-disk-1") == [0]
+    d.mkvm(124, vm_config(guest, "scsi0: local1:vm-120-disk-0\nscsi1: local1:subvol-124-disk-1\n"))
+    assert ctl(d.vm(124, "ctl"), "clone 125 full") == [errno.EOPNOTSUPP], d.errors()[-3:]
+    assert "125" not in os.listdir(d.vm(124).parent)
+    assert not [v for v in os.listdir(vols) if v.startswith("vm-125-")]
+    assert not (root / "images" / "125").exists() or os.listdir(root / "images" / "125") == []
