@@ -3,7 +3,7 @@ when libvirt reports the domain running) against `virsh start` of the same domai
 in a separate embedded libvirt, measured in the same run with the sides alternating; the
 latency of reading a VM's status file and the node's status file with 50 VMs defined (one of
 them running) against the same read loop on a same-size file in /dev/shm. Live-migration
-downtime is not measured here: it needs a libvirtd on two cluster nodes (tests/cluster, test_qemu_cluster.py).
+downtime is measured by tests/bench/migrate_bench.py (two cluster nodes, each with a libvirtd).
 
 Guests are the tiny TCG guest of tests/qemu/build-guest.sh (build/guest), at most one running
 at a time. Starts its own --local pvefsd (libvirt embedded in it). Prints medians and ratios;
@@ -365,7 +365,7 @@ def main():
         running["pvefs"] = False
 
         # -- 3. migration
-        say("live migration: not measured here (it needs a libvirtd on two cluster nodes; the cluster test prints the downtime QEMU reports)", True)
+        say("live migration: see tests/bench/migrate_bench.py (next)", True)
     except Exception as e:  # noqa: BLE001 -- report and clean up; the benchmark could not run
         print("qemu_bench: could not run: %s: %s" % (type(e).__name__, e), file=sys.stderr)
         tail = d.log_tail(30)

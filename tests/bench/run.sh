@@ -251,5 +251,8 @@ echo
 echo "qemu benchmarks (tests/bench/qemu_bench.py):"
 /usr/bin/python3 tests/bench/qemu_bench.py || { log "bench: the qemu benchmarks could not run"; exit 1; }
 echo
+echo "live migration benchmark (tests/bench/migrate_bench.py):"
+/usr/bin/python3 tests/bench/migrate_bench.py || { log "bench: the migration benchmark could not run"; exit 1; }
+echo
 tests/bench/cluster.sh || { log "bench: the cluster benchmarks (tests/bench/cluster.sh) could not run"; exit 1; }
 exit 0
