@@ -199,7 +199,6 @@ static int a_start(const struct drv_guest *g, int argc, char **argv, char *err, 
 static const char *const plug_prefixes[] = {"scsi", "virtio", "sata", "ide", "net", NULL};
 
 struct plug {
-    const struct drv_guest *g;
     char keys[32][64];
     int n;
 };
@@ -207,7 +206,6 @@ struct plug {
 static void want_plug(void *arg, const char *key, const char *val, int deleted)
 {
     struct plug *p = arg;
-    char cur[8];
 
     (void)val;
     if (deleted || p->n >= 32)
@@ -218,7 +216,6 @@ static void want_plug(void *arg, const char *key, const char *val, int deleted)
         if (strncmp(key, plug_prefixes[i], l) == 0 && key[l] >= '0' && key[l] <= '9')
             snprintf(p->keys[p->n++], sizeof(p->keys[0]), "%s", key);
     }
-    (void)cur;
 }
 
 /* migrate <dest-uri> <stream-uri>: the fs layer found the target node's libvirt for us. */
@@ -231,7 +228,7 @@ static int a_migrate(const struct drv_guest *g, int argc, char **argv, char *err
 
 static int a_apply(const struct drv_guest *g, int argc, char **argv, char *err, size_t n)
 {
-    struct plug p = {.g = g};
+    struct plug p = {.n = 0};
     char st[16], why[QEMU_ERRLEN];
     int failed = 0;
 

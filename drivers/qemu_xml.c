@@ -321,6 +321,8 @@ static int parse_drive(struct ctx *c, struct dev *d)
     struct str rest = d->val, name, val;
     int first = 1;
     while (next_field(&rest, &name, &val)) {
+        /* -2: no boolean option seen; -1: a boolean option with a bad value */
+        // cppcheck-suppress unreadVariable
         int b = -2;
         if ((!name.n && first) || eq(name, "file") || eq(name, "volume"))
             d->vol = val;

@@ -18,13 +18,14 @@
 #include "files.h"
 #include "fs.h"
 #include "notify.h"
+#include "guest.h"
 
-static const char *guest_kind(const struct pv_obj *o)
+const char *guest_kind(const struct pv_obj *o)
 {
     return o->type == T_LXC ? "lxc" : "qemu";
 }
 
-static void guest_of(const struct pv_obj *o, struct drv_guest *g)
+void guest_of(const struct pv_obj *o, struct drv_guest *g)
 {
     memset(g, 0, sizeof(*g));
     g->kind = guest_kind(o);
@@ -50,7 +51,7 @@ char *guest_config_copy(const struct pv_obj *o, size_t *len)
     return p;
 }
 
-static int is_remote(const struct pv_obj *o)
+int is_remote(const struct pv_obj *o)
 {
     return o->node[0] && strcmp(o->node, o->fs->node) != 0;
 }
@@ -59,7 +60,7 @@ static int is_remote(const struct pv_obj *o)
  * A guest on another node: its owner publishes "guest.<kind>.<id>: <state> <k>=<v>..."
  * on the status channel. Fills state and, if lines, its "k: v" lines. 0 or -ENOENT.
  */
-static int remote_guest(const struct pv_obj *o, char *state, size_t slen, struct pv_buf *lines)
+int remote_guest(const struct pv_obj *o, char *state, size_t slen, struct pv_buf *lines)
 {
     struct kvs *k = fs_cluster_kvs(o->fs);
     char key[128], *text = NULL;
@@ -342,10 +343,6 @@ enum {
 /* Verbs that make a guest run: a template never runs, it is only cloned. */
 enum { VF_RUNS = 1 };
 
-static int guest_resize(const struct pv_obj *o, const char *disk, const char *size,
-                        struct pv_err *e);
-static int guest_migrate(const struct pv_obj *o, const char *target, struct pv_err *e);
-
 static const struct guest_verb {
     const char *verb;
     int min, max;
@@ -525,323 +522,4 @@ int gsnap_destroy(const struct pv_obj *o, struct pv_err *e)
     int n = snprintf(cmd, sizeof(cmd), "delsnapshot %s", o->name);
 
     return fs_cmd(o->fs, parent_dir(o->fs, parent_dir(o->fs, o->dir)), "ctl", cmd, (size_t)n, e);
-}
-
-/* The catalog directory of the volume volid names ("local:vm-100-disk-0", "local:100/x.qcow2"). */
-uint64_t volume_dir_of(struct fs *fs, const char *volid, size_t n)
-{
-    const char *colon = memchr(volid, ':', n), *name, *slash;
-    const struct memdb_entry *st, *s, *vols, *v = NULL;
-    char sid[64], vn[128];
-    uint64_t ino = 0;
-
-    if (!colon || (size_t)(colon - volid) >= sizeof(sid))
-        return 0;
-    snprintf(sid, sizeof(sid), "%.*s", (int)(colon - volid), volid);
-    name = colon + 1;
-    for (slash = name; (slash = memchr(slash, '/', n - (size_t)(slash - volid))); name = ++slash)
-        ;
-    snprintf(vn, sizeof(vn), "%.*s", (int)(n - (size_t)(name - volid)), name);
-    memdb_rdlock(fs->mem);
-    st = memdb_lookup(fs->mem, MEMDB_ROOT, "storage");
-    s = st ? memdb_lookup(fs->mem, st->inode, sid) : NULL;
-    vols = s ? memdb_lookup(fs->mem, s->inode, "volumes") : NULL;
-    if (vols && !(v = memdb_lookup(fs->mem, vols->inode, vn))) {
-        char *dot = strrchr(vn, '.'); /* "vm-100-disk-0.qcow2" in a config, no extension here */
-        if (dot) {
-            *dot = 0;
-            v = memdb_lookup(fs->mem, vols->inode, vn);
-        }
-    }
-    if (v)
-        ino = v->inode;
-    memdb_unlock(fs->mem);
-    return ino;
-}
-
-/* resize <disk> <[+]size>: grows the volume a disk line names; a running guest is told. */
-static int guest_resize(const struct pv_obj *o, const char *disk, const char *size,
-                        struct pv_err *e)
-{
-    const struct drv_guest_ops *d;
-    const struct memdb_entry *r;
-    char val[1024], cur[32] = "", path[1200] = "", st[32], cmd[128];
-    uint64_t now, want, add;
-    struct drv_guest g;
-    uint64_t vol;
-    size_t n;
-    char *end;
-    int rc, cn;
-
-    guest_config_value(o, disk, "", val, sizeof(val));
-    if (!val[0])
-        return pv_fail(e, EINVAL, "%s %s has no disk %.32s", guest_kind(o), o->name, disk);
-    n = strcspn(val, ",");
-    if (!(vol = volume_dir_of(o->fs, strncmp(val, "file=", 5) == 0 ? val + 5 : val,
-                              strncmp(val, "file=", 5) == 0 ? n - 5 : n)))
-        return pv_fail(e, ENOENT, "%s: '%.*s' is not a volume of a pvefs storage", disk, (int)n,
-                       val);
-    guest_of(o, &g);
-    d = drv_guest(g.kind);
-    if (d->state(&g, st, sizeof(st)) || strcmp(st, "stopped") == 0 || !d->block_resize) {
-        cn = snprintf(cmd, sizeof(cmd), "resize %.64s", size);
-        return fs_cmd(o->fs, vol, "ctl", cmd, (size_t)cn, e);
-    }
-    /* running: QEMU holds the image; libvirt grows it and tells the guest */
-    memdb_rdlock(o->fs->mem);
-    if ((r = memdb_lookup(o->fs->mem, vol, "status")) && r->data) {
-        conf_get((const char *)r->data, r->size, "size", cur, sizeof(cur));
-        conf_get((const char *)r->data, r->size, "path", path, sizeof(path));
-    }
-    memdb_unlock(o->fs->mem);
-    now = strtoull(cur, &end, 10);
-    if (size[0] == '+') {
-        if (stor_parse_size(size + 1, &add))
-            return pv_fail(e, EINVAL, "'%.64s' is not a size", size);
-        want = now + add;
-    } else if (stor_parse_size(size, &want)) {
-        return pv_fail(e, EINVAL, "'%.64s' is not a size", size);
-    }
-    if (want < now)
-        return pv_fail(e, EINVAL, "%s is %llu bytes; shrinking to %llu is refused", disk,
-                       (unsigned long long)now, (unsigned long long)want);
-    if (want == now)
-        return 0;
-    if ((rc = d->block_resize(&g, path, want, e->msg, sizeof(e->msg))))
-        return pv_fail(e, -rc, "%s", e->msg);
-    clog_append(g.kind, "grew %s of %s %s to %llu bytes", disk, g.kind, o->name,
-                (unsigned long long)want);
-    return fs_cmd(o->fs, vol, "ctl", "refresh", 7, e);
-}
-
-int guest_pending_render(const struct pv_obj *o, struct pv_buf *out)
-{
-    const struct drv_guest_ops *d;
-    struct drv_guest g;
-    char *cfg;
-
-    if (is_remote(o)) {
-        struct pv_buf lines = {0};
-        char st[32], keys[512] = "", val[1024];
-        if (remote_guest(o, st, sizeof(st), &lines) == 0 && lines.p)
-            conf_get(lines.p, lines.len, "pending", keys, sizeof(keys));
-        pv_buf_free(&lines);
-        for (char *save = NULL, *k = strtok_r(keys, ",", &save); k;
-             k = strtok_r(NULL, ",", &save)) {
-            guest_config_value(o, k, "", val, sizeof(val));
-            pv_buf_printf(out, "%s: %s\n", k, val);
-        }
-        return 0;
-    }
-    guest_of(o, &g);
-    d = drv_guest(g.kind);
-    if (!d->pending)
-        return 0;
-    cfg = guest_config_copy(o, &g.config_len);
-    g.config = cfg;
-    d->pending(&g, out);
-    free(cfg);
-    return 0;
-}
-
-/* A value that asks for a new volume: "<storage>:<GiB>", as Proxmox's qm set takes it. */
-static int new_volume_request(const char *v, size_t n, size_t *sl, double *gib)
-{
-    const char *c = memchr(v, ':', n);
-    char num[32], *end;
-    size_t fl = strcspn(v, ",\n");
-
-    if (fl > n)
-        fl = n;
-    if (!c || c == v || (size_t)(c - v) >= fl || fl - (size_t)(c - v) - 1 >= sizeof(num))
-        return 0;
-    snprintf(num, sizeof(num), "%.*s", (int)(fl - (size_t)(c - v) - 1), c + 1);
-    if (!num[0] || strspn(num, "0123456789.") != strlen(num))
-        return 0;
-    *gib = strtod(num, &end);
-    *sl = (size_t)(c - v);
-    return *end == 0 && *gib > 0;
-}
-
-static const char *const disk_buses[] = {"scsi", "virtio", "sata", "ide", NULL};
-
-static int is_disk_key(const char *k, size_t n)
-{
-    for (int i = 0; disk_buses[i]; i++) {
-        size_t l = strlen(disk_buses[i]);
-        if (n > l && memcmp(k, disk_buses[i], l) == 0 && strspn(k + l, "0123456789") == n - l)
-            return 1;
-    }
-    return 0;
-}
-
-int guest_free_disk_name(struct fs *fs, uint64_t vols, const char *vmid, int from, char *out,
-                         size_t len)
-{
-    for (int i = from; i < 1000; i++) {
-        static const char *const exts[] = {"", ".qcow2", ".raw", ".vmdk"};
-        int used = 0;
-        memdb_rdlock(fs->mem);
-        for (int x = 0; x < 4 && !used; x++) {
-            char n[128];
-            snprintf(n, sizeof(n), "vm-%.15s-disk-%d%s", vmid, i, exts[x]);
-            used = memdb_lookup(fs->mem, vols, n) != NULL;
-        }
-        memdb_unlock(fs->mem);
-        if (!used) {
-            snprintf(out, len, "vm-%.15s-disk-%d", vmid, i);
-            return i;
-        }
-    }
-    snprintf(out, len, "vm-%.15s-disk-x", vmid);
-    return 1000;
-}
-
-int qemu_config_before(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e)
-{
-    struct pv_buf b = {0};
-    int changed = 0, rc = 0;
-
-    for (const char *p = *doc, *end = *doc + *len; p && p < end && !rc;) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p)), *c, *v;
-        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p), sl;
-        double gib;
-        c = memchr(p, ':', l);
-        v = c ? c + 1 + (c + 1 < p + l && c[1] == ' ') : NULL;
-        if (p[0] != '[' && c && is_disk_key(p, (size_t)(c - p)) &&
-            new_volume_request(v, l - (size_t)(v - p), &sl, &gib)) {
-            const struct memdb_entry *st, *sd, *vols;
-            uint64_t sdir = 0, vdir = 0;
-            char sid[64], name[64], cmd[160];
-            const char *opts = v + strcspn(v, ",\n");
-            snprintf(sid, sizeof(sid), "%.*s", (int)sl, v);
-            memdb_rdlock(o->fs->mem);
-            st = memdb_lookup(o->fs->mem, MEMDB_ROOT, "storage");
-            sd = st ? memdb_lookup(o->fs->mem, st->inode, sid) : NULL;
-            vols = sd ? memdb_lookup(o->fs->mem, sd->inode, "volumes") : NULL;
-            if (vols) {
-                sdir = sd->inode;
-                vdir = vols->inode;
-            }
-            memdb_unlock(o->fs->mem);
-            if (!sdir) {
-                rc = pv_fail(e, ENOENT, "%.*s: no storage named %s", (int)(c - p), p, sid);
-                break;
-            }
-            guest_free_disk_name(o->fs, vdir, o->name, 0, name, sizeof(name));
-            int cn = snprintf(cmd, sizeof(cmd), "alloc %s %lluM", name,
-                              (unsigned long long)(gib * 1024 + 0.5));
-            if ((rc = fs_cmd(o->fs, sdir, "ctl", cmd, (size_t)cn, e)))
-                break;
-            pv_buf_printf(&b, "%.*s: %s:%s%.*s", (int)(c - p), p, sid, name, (int)(p + l - opts),
-                          opts);
-            /* the size, as Proxmox records it on the line */
-            if (!memmem(opts, (size_t)(p + l - opts), "size=", 5))
-                pv_buf_printf(&b, ",size=%lluM", (unsigned long long)(gib * 1024 + 0.5));
-            pv_buf_printf(&b, "\n");
-            changed = 1;
-        } else {
-            pv_buf_printf(&b, "%.*s\n", (int)l, p);
-        }
-        p = nl ? nl + 1 : NULL;
-    }
-    if (rc || !changed || b.oom) {
-        pv_buf_free(&b);
-        return rc ? rc : b.oom ? pv_fail(e, ENOMEM, "out of memory") : 0;
-    }
-    free(*doc);
-    *doc = b.p;
-    *len = b.len;
-    return 0;
-}
-
-void qemu_config_after(const struct pv_obj *o)
-{
-    struct pv_err e = {0};
-
-    /* the VM's node hot-plugs what it can; the rest shows in pending */
-    if (fs_cmd(o->fs, o->dir, "ctl", "apply", 5, &e))
-        clog_append("qemu", "vm %s: config stored, not applied: %s", o->name, e.msg);
-}
-
-/* Moves the guest's directory under target's qemu/ or lxc/: where it runs, for every node. */
-static int move_guest(const struct pv_obj *o, const char *target, struct pv_err *e)
-{
-    const struct memdb_entry *nodes, *t, *l;
-    struct msg_batch b = {.nops = 1};
-    struct memdb_result res;
-    uint64_t list = 0;
-
-    memdb_rdlock(o->fs->mem);
-    nodes = memdb_lookup(o->fs->mem, MEMDB_ROOT, "nodes");
-    t = nodes ? memdb_lookup(o->fs->mem, nodes->inode, target) : NULL;
-    l = t ? memdb_lookup(o->fs->mem, t->inode, guest_kind(o)) : NULL;
-    if (l)
-        list = l->inode;
-    memdb_unlock(o->fs->mem);
-    if (!list)
-        return pv_fail(e, EINVAL, "no node named '%.64s'", target);
-    memset(&b.ops[0], 0, sizeof(b.ops[0]));
-    b.ops[0].code = MSG_RENAME;
-    b.ops[0].inode = o->dir;
-    b.ops[0].dst_parent = list;
-    b.ops[0].flags = MSG_F_NOREPLACE;
-    snprintf(b.ops[0].name, sizeof(b.ops[0].name), "%s", o->name);
-    return fs_commit(o->fs, &b, &res, e);
-}
-
-/* The libvirt URI node publishes on the status channel ("libvirt: qemu+tcp://..."). */
-static int node_libvirt(struct fs *fs, const char *node, char *uri, size_t len)
-{
-    struct kvs *k = fs_cluster_kvs(fs);
-    char *text = NULL;
-    size_t tl = 0;
-    int64_t age;
-    int online = 0, rc = -ENOENT;
-
-    if (!k || kvs_status(k, node, &text, &tl, &online, &age))
-        return -EHOSTUNREACH;
-    if (online && conf_get(text, tl, "libvirt", uri, len) > 0)
-        rc = 0;
-    free(text);
-    return online ? rc : -EHOSTUNREACH;
-}
-
-static int guest_migrate(const struct pv_obj *o, const char *target, struct pv_err *e)
-{
-    const struct drv_guest_ops *d;
-    char st[32], uri[512], stream[600], *argv[2];
-    struct drv_guest g;
-    const char *host, *end;
-    int rc;
-
-    if (strcmp(target, o->node) == 0)
-        return pv_fail(e, EINVAL, "%s %s is on %s already", guest_kind(o), o->name, target);
-    guest_of(o, &g);
-    d = drv_guest(g.kind);
-    if (d->state(&g, st, sizeof(st)))
-        return pv_fail(e, EIO, "cannot tell the state of %s %s", g.kind, o->name);
-    if (strcmp(st, "stopped") != 0) {
-        /* a running guest moves live, libvirt to libvirt over the cluster addresses */
-        if ((rc = node_libvirt(o->fs, target, uri, sizeof(uri))) == -EHOSTUNREACH)
-            return pv_fail(e, EHOSTUNREACH, "node %s is offline", target);
-        if (rc || strncmp(uri, "qemu+", 5) != 0)
-            return pv_fail(e, EOPNOTSUPP,
-                           "node %s runs no libvirtd reachable over the network (%s); live "
-                           "migration needs one on both nodes (pvefsd --libvirt qemu+tcp://...)",
-                           target, rc ? "none published" : uri);
-        host = strstr(uri, "://") + 3;
-        end = host + strcspn(host, "/:");
-        snprintf(stream, sizeof(stream), "tcp://%.*s", (int)(end - host), host);
-        argv[0] = uri;
-        argv[1] = stream;
-        clog_append(g.kind, "live migration of %s from %s to %s started", o->name, o->node, target);
-        if ((rc = d->action(&g, "migrate", 2, argv, e->msg, sizeof(e->msg))))
-            return pv_fail(e, -rc, "%s", e->msg);
-    }
-    if ((rc = move_guest(o, target, e)))
-        return rc;
-    clog_append(g.kind, "%s %s moved from %s to %s (%s)", g.kind, o->name, o->node, target,
-                strcmp(st, "stopped") ? "live" : "config");
-    return 0;
 }
