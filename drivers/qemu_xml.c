@@ -25,17 +25,17 @@ struct str {
 struct bus {
     const char *key; /* config key prefix: "scsi" for scsi0..scsi30 */
     int max;
+    int base;        /* letter index of key index 0 */
     const char *bus; /* libvirt bus */
     const char *dev; /* target name prefix */
-    int base;        /* letter index of key index 0 */
 };
 static const struct bus buses[] = {
-    {"ide", 4, "ide", "hd", 0},
-    {"sata", 6, "sata", "sd", 32},
-    {"scsi", 31, "scsi", "sd", 0},
-    {"virtio", 16, "virtio", "vd", 0},
+    {"ide", 4, 0, "ide", "hd"},
+    {"sata", 6, 32, "sata", "sd"},
+    {"scsi", 31, 0, "scsi", "sd"},
+    {"virtio", 16, 0, "virtio", "vd"},
 };
-static const struct bus net_bus = {"net", 32, NULL, NULL, 0};
+static const struct bus net_bus = {"net", 32, 0, NULL, NULL};
 
 /* scsihw -> libvirt controller model. units: disks per controller (0: one target each). */
 struct scsihw {
@@ -361,12 +361,11 @@ static int parse_nic(struct ctx *c, struct dev *d)
 {
     struct str rest = d->val, name, val;
     while (next_field(&rest, &name, &val)) {
-        if (!name.n && lookup(nicmodels, N(nicmodels), val) >= 0)
-            d->model = val; /* "virtio" alone: model, MAC generated */
+        /* "virtio" alone: the model, MAC generated; or "model=virtio" */
+        if ((!name.n || eq(name, "model")) && lookup(nicmodels, N(nicmodels), val) >= 0)
+            d->model = val;
         else if (lookup(nicmodels, N(nicmodels), name) >= 0)
             d->model = name, d->mac = val;
-        else if (eq(name, "model") && lookup(nicmodels, N(nicmodels), val) >= 0)
-            d->model = val;
         else if (eq(name, "macaddr"))
             d->mac = val;
         else if (eq(name, "bridge"))

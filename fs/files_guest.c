@@ -385,11 +385,11 @@ static int run_verb(const struct pv_obj *o, const struct guest_verb *v, int argc
         if (strcmp(argv[i], "--force") != 0 &&
             (strtol(argv[i], &end, 10) <= 0 || *end || !isdigit((unsigned char)argv[i][0])))
             return pv_fail(e, EINVAL, "shutdown takes [<seconds>] [--force], not '%.64s'", argv[i]);
-    if (v->arg == ARG_DISK)
+    if (v->arg == ARG_DISK && argc == 2)
         return guest_resize(o, argv[0], argv[1], e);
-    if (v->arg == ARG_NODE)
+    if (v->arg == ARG_NODE && argc >= 1)
         return guest_migrate(o, argv[0], e);
-    if (v->arg == ARG_CLONE)
+    if (v->arg == ARG_CLONE && argc >= 1)
         return guest_clone(o, argv[0], argc > 1 ? argv[1] : NULL, e);
     if (v->arg == ARG_TEMPLATE)
         return guest_template(o, e);
