@@ -3,12 +3,14 @@ rbd storage volumes with their data checked by qemu-io, and a dead Ceph that fai
 within the client timeouts while the filesystem stays responsive."""
 import errno
 import os
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from cephlib import Ceph
-from pvefslib import read_text, run, try_write, write_ok
+from pvefslib import NODE, read_text, run, try_write, write_ok
 
 
 def wait_for(fn, timeout=15.0, what="condition"):
@@ -292,3 +294,31 @@ def test_rbd_template_linked_clone(pvefs, ceph3):
     assert os.listdir(vols / "vm-130-disk-0" / "snapshots") == ["__base__"]
     rc, out = rbd_io(c, "tpl", "vm-132-disk-0", "read -P 0x6b 0 1M")
     assert rc == 0 and "fail" not in out.lower(), out
+
+
+@pytest.mark.budget(240)
+def test_vm_boots_with_rbd_disk(pvefs, ceph3):
+    """A VM whose disk is an rbd volume: libvirt's network disk through QEMU's rbd driver."""
+    d, c = pvefs, ceph3
+    root = Path(__file__).resolve().parents[2]
+    guest = root / "build" / "guest"
+    p = subprocess.run(["bash", str(root / "tests" / "qemu" / "build-guest.sh"), str(guest)],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    use_ceph(d, c)
+    os.mkdir(d.p("ceph/pools/vmp"))
+    os.mkdir(d.p("storage/rbdvm"))
+    write_ok(d.p("storage/rbdvm/config"), "type: rbd\npool: vmp\ncontent: images\n")
+    vm = d.p("nodes/%s/qemu/140" % NODE)
+    os.mkdir(vm)
+    write_ok(vm / "config", "memory: 128\ncores: 1\nkvm: 0\nserial0: socket\nvirtio0: rbdvm:0.03125\n"
+             "args: -kernel %s/vmlinux -initrd %s/initrd.gz -append \"console=ttyS0 panic=-1\"\n"
+             % (guest, guest))
+    assert "virtio0: rbdvm:vm-140-disk-0,size=32M" in read_text(vm / "config")
+    assert run(["rbd", "-c", str(c.conf), "ls", "vmp"]).stdout.split() == ["vm-140-disk-0"]
+    r = try_write(vm / "ctl", "start\n")
+    assert r["writes"] == [0], (r, d.errors()[-2:])
+    serial = d.data / "serial" / "140.serial"
+    wait_for(lambda: serial.exists() and "PVEFS-DISK vda size=65536" in serial.read_text(errors="replace"),
+             90, "the guest to see its 32 MiB rbd disk")
+    assert try_write(vm / "ctl", "stop\n")["writes"] == [0]
