@@ -38,6 +38,11 @@ struct qemu_xml_opts {
     int kvm;                 /* 1: <domain type='kvm'>, 0: TCG; config "kvm: 0" forces 0 */
     qemu_resolve_fn resolve; /* for disk volids */
     void *arg;
+    /* For an rbd disk with an explicit cephx key: the uuid of a libvirt secret holding it
+     * (0, or -errno with err). NULL: such disks are refused. */
+    int (*secret)(void *arg, const char *user, const char *key, char *uuid, size_t len,
+                  char *err, size_t errlen);
+    void *secret_arg;
 };
 
 /*

@@ -117,6 +117,76 @@ static void smbios_uuid(const char *config, size_t len, char *uuid, size_t ulen)
         }
 }
 
+/* Decodes standard base64 (a cephx key) into out; its length, or -1. */
+static int unbase64(const char *in, unsigned char *out, size_t cap)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned v = 0;
+    int bits = 0;
+    size_t n = 0;
+
+    for (; *in && *in != '='; in++) {
+        const char *p = strchr(a, *in);
+        if (!p || !*in)
+            return -1;
+        v = (v << 6) | (unsigned)(p - a);
+        if ((bits += 6) >= 8) {
+            if (n == cap)
+                return -1;
+            out[n++] = (unsigned char)(v >> (bits -= 8));
+        }
+    }
+    return (int)n;
+}
+
+/*
+ * A libvirt secret (usage ceph) holding key, for an rbd disk whose storage has a key of
+ * its own; one per user and key, found again by its usage name on later starts.
+ */
+static int rbd_secret(void *arg, const char *user, const char *key, char *uuid, size_t len,
+                      char *err, size_t errlen)
+{
+    char usage[160], xml[400];
+    unsigned char raw[128];
+    virConnectPtr c = qemu_conn(err, errlen);
+    virSecretPtr s;
+    unsigned h = 5381;
+    int n, r = 0;
+
+    (void)arg;
+    if (!c)
+        return -EIO;
+    /* libvirt 9.0's embedded qemu driver cannot reach any secret driver (it asks for a
+     * secret:///embed without root): only a libvirtd can hand QEMU a cephx key */
+    if (strncmp(qg.uri, "qemu:///embed?", 14) == 0) {
+        virConnectClose(c);
+        return qemu_err(-EOPNOTSUPP, err, errlen,
+                        "an rbd disk with its own cephx key needs a libvirtd (pvefsd --libvirt "
+                        "qemu:///system); the embedded libvirt cannot pass keys to QEMU");
+    }
+    for (const char *p = key; *p; p++)
+        h = h * 33 + (unsigned char)*p; /* tells keys apart without showing them */
+    snprintf(usage, sizeof(usage), "pvefs client.%.64s %08x", user, h);
+    if ((n = unbase64(key, raw, sizeof(raw))) <= 0) {
+        virConnectClose(c);
+        return qemu_err(-EINVAL, err, errlen, "the cephx key of client.%s is not base64", user);
+    }
+    if (!(s = virSecretLookupByUsage(c, VIR_SECRET_USAGE_TYPE_CEPH, usage))) {
+        snprintf(xml, sizeof(xml),
+                 "<secret ephemeral='no' private='yes'><usage type='ceph'><name>%s</name>"
+                 "</usage></secret>",
+                 usage);
+        s = virSecretDefineXML(c, xml, 0);
+    }
+    if (!s || virSecretSetValue(s, raw, (size_t)n, 0) < 0 || virSecretGetUUIDString(s, uuid) < 0)
+        r = qemu_fail(err, errlen, "cannot keep the cephx key of client.%s in libvirt", user);
+    (void)len;
+    if (s)
+        virSecretFree(s);
+    virConnectClose(c);
+    return r;
+}
+
 int qemu_build_xml(const char *vmid, const char *config, size_t len, const char *uuid,
                    struct pv_buf *out, char *err, size_t errlen)
 {
@@ -128,6 +198,7 @@ int qemu_build_xml(const char *vmid, const char *config, size_t len, const char 
         .kvm = qg.kvm,
         .resolve = qg.resolve,
         .arg = qg.resolve_arg,
+        .secret = rbd_secret,
     };
 
     snprintf(name, sizeof(name), "vm%s", vmid);

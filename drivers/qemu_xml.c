@@ -553,12 +553,6 @@ static void rbd_hosts(struct pv_buf *b, const char *p)
     }
 }
 
-/* "admin" etc. may go into the auth marker comment only if it cannot break the comment. */
-static int comment_safe(const char *s)
-{
-    return !s[strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")];
-}
-
 static int emit_drive(struct ctx *c, const struct dev *d)
 {
     struct pv_buf *b = c->b;
@@ -607,11 +601,25 @@ static int emit_drive(struct ctx *c, const struct dev *d)
         rbd_hosts(b, disk.monhost);
         if (disk.conf[0])
             leaf(b, "        <config", "file", sz(disk.conf));
-        /* cephx with an explicit key needs a libvirt secret object: the caller swaps this
-         * marker for <auth username=...><secret .../></auth> */
-        if (disk.key[0])
-            pv_buf_printf(b, "        <!-- pvefs-rbd-auth user='%s' -->\n",
-                          comment_safe(disk.user) ? disk.user : "");
+        /* cephx with an explicit key: libvirt hands it to QEMU from a secret object */
+        if (disk.key[0]) {
+            char uuid[64];
+            int r;
+            if (!c->o->secret)
+                return snprintf(c->err, c->errlen,
+                                "%s: an rbd disk with its own key needs libvirt "
+                                "secrets",
+                                d->key),
+                       -EOPNOTSUPP;
+            if ((r = c->o->secret(c->o->secret_arg, disk.user[0] ? disk.user : "admin", disk.key,
+                                  uuid, sizeof(uuid), c->err, c->errlen)))
+                return r;
+            put(b, "        <auth");
+            attr(b, "username", sz(disk.user[0] ? disk.user : "admin"));
+            put(b, ">\n          <secret type='ceph'");
+            attr(b, "uuid", sz(uuid));
+            put(b, "/>\n        </auth>\n");
+        }
         put(b, "      </source>\n");
     } else if (!none) {
         leaf(b, "      <source", block ? "dev" : "file", sz(disk.path));

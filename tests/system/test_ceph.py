@@ -322,3 +322,20 @@ def test_vm_boots_with_rbd_disk(pvefs, ceph3):
     wait_for(lambda: serial.exists() and "PVEFS-DISK vda size=65536" in serial.read_text(errors="replace"),
              90, "the guest to see its 32 MiB rbd disk")
     assert try_write(vm / "ctl", "stop\n")["writes"] == [0]
+    # an external cluster's storage (its own monitors, its key in priv/ceph/<id>.keyring):
+    # the key must reach QEMU as a libvirt secret, which the embedded libvirt cannot do;
+    # the start is refused and says so, nothing runs
+    os.makedirs(d.p("priv/ceph"), exist_ok=True)
+    write_ok(d.p("priv/ceph/extvm.keyring"), (c.dir / "keyring").read_text())
+    os.mkdir(d.p("storage/extvm"))
+    write_ok(d.p("storage/extvm/config"),
+             "type: rbd\nmonhost: 127.0.0.1:%d\npool: vmp\nusername: admin\n" % (c.port + 1))
+    vm2 = d.p("nodes/%s/qemu/141" % NODE)
+    os.mkdir(vm2)
+    write_ok(vm2 / "config", "memory: 128\ncores: 1\nkvm: 0\nserial0: socket\nvirtio0: extvm:0.03125\n"
+             "args: -kernel %s/vmlinux -initrd %s/initrd.gz -append \"console=ttyS0 panic=-1\"\n"
+             % (guest, guest))
+    r = try_write(vm2 / "ctl", "start\n")
+    assert r["writes"] == [errno.EOPNOTSUPP], r
+    assert "libvirtd" in d.errors()[-1], d.errors()[-1]
+    assert read_text(vm2 / "state") == "stopped\n"

@@ -50,7 +50,24 @@ static int fake_resolve(void *arg, const char *volid, struct qemu_disk *d, char 
     return -ENOENT;
 }
 
-static const struct qemu_xml_opts opts = {"vm100", NULL, NULL, 1, fake_resolve, NULL};
+static int fake_secret(void *arg, const char *user, const char *key, char *uuid, size_t len,
+                       char *err, size_t errlen)
+{
+    (void)arg;
+    (void)err;
+    (void)errlen;
+    if (strcmp(user, "admin") != 0 || strcmp(key, "AQBsecret==") != 0)
+        return -EINVAL;
+    snprintf(uuid, len, "0f0e0d0c-1111-2222-3333-444455556666");
+    return 0;
+}
+
+static const struct qemu_xml_opts opts = {.name = "vm100",
+                                          .uuid = NULL,
+                                          .serial_log = NULL,
+                                          .kvm = 1,
+                                          .resolve = fake_resolve,
+                                          .arg = NULL};
 
 /* Minimal well-formedness: balanced tags, quoted attributes, only known entities. */
 static int well_formed(const char *x)
@@ -319,11 +336,19 @@ static void test_rbd(void)
     CHECK(!HAS(x, "<config") && !HAS(x, "<!--"));
     free(x);
 
-    x = gen("virtio0: ceph2:vm-100-disk-3\n", &opts, NULL, NULL);
-    CHECK(HAS(x, "name='rbd/vm-100-disk-3'>\n        <host name='10.0.0.3' port='6789'/>\n"
-                 "        <host name='10.0.0.4' port='3300'/>\n        <host name='fd00::5' "
-                 "port='6789'/>\n        <config file='/etc/pve/ceph.conf'/>\n        "
-                 "<!-- pvefs-rbd-auth user='admin' -->\n      </source>"));
+    /* a key of its own: refused without a secret callback, else an <auth> element */
+    struct qemu_xml_opts so = opts;
+    x = gen("virtio0: ceph2:vm-100-disk-3\n", &so, NULL, NULL);
+    CHECK(x == NULL);
+    free(x);
+    so.secret = fake_secret;
+    x = gen("virtio0: ceph2:vm-100-disk-3\n", &so, NULL, NULL);
+    CHECK(HAS(x,
+              "name='rbd/vm-100-disk-3'>\n        <host name='10.0.0.3' port='6789'/>\n"
+              "        <host name='10.0.0.4' port='3300'/>\n        <host name='fd00::5' "
+              "port='6789'/>\n        <config file='/etc/pve/ceph.conf'/>\n        "
+              "<auth username='admin'>\n          <secret type='ceph' "
+              "uuid='0f0e0d0c-1111-2222-3333-444455556666'/>\n        </auth>\n      </source>"));
     CHECK(!HAS(x, "AQBsecret"));
     free(x);
 
