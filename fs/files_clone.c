@@ -88,18 +88,6 @@ struct clonejob {
     int n;
 };
 
-static uint64_t parent_of(struct fs *fs, uint64_t ino)
-{
-    const struct memdb_entry *e;
-    uint64_t p = 0;
-
-    memdb_rdlock(fs->mem);
-    if ((e = memdb_get(fs->mem, ino)))
-        p = e->parent;
-    memdb_unlock(fs->mem);
-    return p;
-}
-
 static uint64_t child_of(struct fs *fs, uint64_t dir, const char *name)
 {
     const struct memdb_entry *e;
@@ -115,7 +103,7 @@ static uint64_t child_of(struct fs *fs, uint64_t dir, const char *name)
 /* The clone_way of the storage that holds volume dir vol (dir-like if the type is unknown). */
 static const struct clone_way *way_of(struct fs *fs, uint64_t vol)
 {
-    uint64_t sdir = parent_of(fs, parent_of(fs, vol));
+    uint64_t sdir = fs_parent(fs, fs_parent(fs, vol));
     const struct memdb_entry *c;
     char type[32] = "";
 
@@ -309,7 +297,7 @@ static int full_from_snap(struct fs *fs, const struct clonejob *j, const struct 
     if ((rc = vol_cmd(fs, d->src, e, "snapshot %s", snap)))
         return rc;
     rc = vol_cmd(fs, d->src, e, "clone %s %s", d->name, snap);
-    if (!rc && !(nv = child_of(fs, parent_of(fs, d->src), d->name)))
+    if (!rc && !(nv = child_of(fs, fs_parent(fs, d->src), d->name)))
         rc = pv_fail(e, EIO, "clone %s is missing from the catalog", d->name);
     if (!rc && (rc = vol_cmd(fs, nv, e, "flatten")))
         vol_cmd(fs, nv, &ig, "free");
@@ -329,7 +317,7 @@ static int clone_disk(struct clonejob *j, struct cdisk *d, int *next, struct pv_
 
     /* numbered across all the clone's disks, so two storages never hand out one name */
     *next =
-        guest_free_disk_name(fs, parent_of(fs, d->src), j->newid, *next, d->name, sizeof(d->name)) +
+        guest_free_disk_name(fs, fs_parent(fs, d->src), j->newid, *next, d->name, sizeof(d->name)) +
         1;
     if (w->linked && j->linked) {
         if ((rc = base_snap(fs, d->src, e)))
@@ -391,7 +379,7 @@ static void undo(struct clonejob *j, uint64_t newdir)
     struct pv_err ig = {0};
 
     for (int i = 0; i < j->n; i++) {
-        uint64_t v = j->d[i].made ? child_of(fs, parent_of(fs, j->d[i].src), j->d[i].name) : 0;
+        uint64_t v = j->d[i].made ? child_of(fs, fs_parent(fs, j->d[i].src), j->d[i].name) : 0;
         if (v && vol_cmd(fs, v, &ig, "free"))
             clog_append("qemu", "failed clone of vm %s: volume %s:%s stays: %s", j->o->name,
                         j->d[i].sid, j->d[i].name, ig.msg);
@@ -441,7 +429,7 @@ int guest_clone(const struct pv_obj *o, const char *newid, const char *mode, str
     j->linked = !mode && guest_is_template(o);
     /* the directory first: it claims the id, so a racing mkdir or clone gets EEXIST */
     if ((rc = find_disks(j, doc, len, e)) ||
-        (rc = fs_catalog_create(o->fs, parent_of(o->fs, o->dir), newid, T_QEMU, NULL, &newdir, e)))
+        (rc = fs_catalog_create(o->fs, fs_parent(o->fs, o->dir), newid, T_QEMU, NULL, &newdir, e)))
         goto out;
     for (int i = 0; i < j->n && !rc; i++)
         rc = clone_disk(j, &j->d[i], &next, e);

@@ -496,24 +496,12 @@ void guest_event(void *arg, const char *vmid, const char *state, const char *why
     notify_kick(fs);
 }
 
-static uint64_t parent_dir(struct fs *fs, uint64_t ino)
-{
-    const struct memdb_entry *e;
-    uint64_t p = 0;
-
-    memdb_rdlock(fs->mem);
-    if ((e = memdb_get(fs->mem, ino)))
-        p = e->parent;
-    memdb_unlock(fs->mem);
-    return p;
-}
-
 int gsnap_create(struct fs *fs, uint64_t dir, const char *name, struct pv_err *e)
 {
     char cmd[128];
     int n = snprintf(cmd, sizeof(cmd), "snapshot %s", name);
 
-    return fs_cmd(fs, parent_dir(fs, dir), "ctl", cmd, (size_t)n, e);
+    return fs_cmd(fs, fs_parent(fs, dir), "ctl", cmd, (size_t)n, e);
 }
 
 int gsnap_destroy(const struct pv_obj *o, struct pv_err *e)
@@ -521,5 +509,5 @@ int gsnap_destroy(const struct pv_obj *o, struct pv_err *e)
     char cmd[128];
     int n = snprintf(cmd, sizeof(cmd), "delsnapshot %s", o->name);
 
-    return fs_cmd(o->fs, parent_dir(o->fs, parent_dir(o->fs, o->dir)), "ctl", cmd, (size_t)n, e);
+    return fs_cmd(o->fs, fs_parent(o->fs, fs_parent(o->fs, o->dir)), "ctl", cmd, (size_t)n, e);
 }

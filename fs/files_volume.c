@@ -24,25 +24,13 @@ struct volctx {
     uint64_t dir, snaps;
 };
 
-static uint64_t parent_of(struct fs *fs, uint64_t ino)
-{
-    const struct memdb_entry *e;
-    uint64_t p = 0;
-
-    memdb_rdlock(fs->mem);
-    if ((e = memdb_get(fs->mem, ino)))
-        p = e->parent;
-    memdb_unlock(fs->mem);
-    return p;
-}
-
 static int vol_load(struct fs *fs, uint64_t dir, struct volctx *c, struct pv_err *e)
 {
     const struct memdb_entry *v, *r, *s;
     char size[32] = "";
 
     memset(c, 0, sizeof(*c));
-    if (storage_load(fs, parent_of(fs, parent_of(fs, dir)), &c->d, e))
+    if (storage_load(fs, fs_parent(fs, fs_parent(fs, dir)), &c->d, e))
         return -e->err;
     c->ops = stor_ops(c->d.cfg.type);
     memdb_rdlock(fs->mem);
@@ -153,7 +141,7 @@ static int run_cmd(struct fs *fs, uint64_t vol, struct pv_err *e, const char *fm
 
 int volume_create(struct fs *fs, uint64_t dir, const char *name, struct pv_err *e)
 {
-    return run_cmd(fs, parent_of(fs, dir), e, "alloc %s", name);
+    return run_cmd(fs, fs_parent(fs, dir), e, "alloc %s", name);
 }
 
 int volume_destroy(const struct pv_obj *o, struct pv_err *e)
@@ -163,12 +151,12 @@ int volume_destroy(const struct pv_obj *o, struct pv_err *e)
 
 int volsnap_create(struct fs *fs, uint64_t dir, const char *name, struct pv_err *e)
 {
-    return run_cmd(fs, parent_of(fs, dir), e, "snapshot %s", name);
+    return run_cmd(fs, fs_parent(fs, dir), e, "snapshot %s", name);
 }
 
 int volsnap_destroy(const struct pv_obj *o, struct pv_err *e)
 {
-    return run_cmd(o->fs, parent_of(o->fs, parent_of(o->fs, o->dir)), e, "delsnapshot %s", o->name);
+    return run_cmd(o->fs, fs_parent(o->fs, fs_parent(o->fs, o->dir)), e, "delsnapshot %s", o->name);
 }
 
 static int grow(const struct pv_obj *o, struct volctx *c, const char *arg, struct pv_err *e)

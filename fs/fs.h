@@ -73,6 +73,9 @@ int fs_resolve(struct fs *fs, uint64_t ino, struct fs_node *n);
 /* Same, for a caller that already holds the read lock. */
 int fs_resolve_locked(struct fs *fs, uint64_t ino, struct fs_node *n);
 
+/* The directory that holds stored entry ino, or 0. */
+uint64_t fs_parent(struct fs *fs, uint64_t ino);
+
 /* The path of ino under the mount ("/nodes/n1/qemu/100/config"). */
 void fs_path(struct fs *fs, uint64_t ino, char *buf, size_t len);
 /* The path of name inside directory dir. */

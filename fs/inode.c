@@ -287,3 +287,15 @@ int fs_may_write(fuse_req_t req, struct fs *fs, struct pv_err *e)
         return pv_fail(e, EROFS, "cluster not quorate: /pve is read-only");
     return 0;
 }
+
+uint64_t fs_parent(struct fs *fs, uint64_t ino)
+{
+    const struct memdb_entry *e;
+    uint64_t p = 0;
+
+    memdb_rdlock(fs->mem);
+    if ((e = memdb_get(fs->mem, ino)))
+        p = e->parent;
+    memdb_unlock(fs->mem);
+    return p;
+}
