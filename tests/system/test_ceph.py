@@ -219,6 +219,9 @@ def test_osd_killed_shows_down_and_io_goes_on(pvefs, ceph3):
     write_ok(d.p("storage/rbdft/volumes/vm-300-disk-0/size"), "4M\n")
     rc, out = rbd_io(c, "ft", "vm-300-disk-0", "write -P 0x5a 0 1M")
     assert rc == 0, out
+    # the dead OSD goes out (through its ctl), so the next tests' new pools map to live OSDs
+    assert ctl(d.p("ceph/osds/2/ctl"), "out") == [0]
+    assert fields(read_text(d.p("ceph/osds/2/status")))["in"] == "0"
     print("osd.2 killed: ceph/status showed it down after %.2f s" % down_s)
 
 
