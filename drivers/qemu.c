@@ -173,14 +173,19 @@ static void apply_state(struct qemu_vm *vm, const char *state)
     vm->evgen = ++qg.evseq;
     vm->pending[0] = '\0';
     if (strcmp(state, "stopped") == 0) {
-        vm->st.pid = 0;
-        vm->st.cpu = 0;
-        vm->st.uptime_s = 0;
-        vm->st.mem = 0;
-        vm->st.migration[0] = '\0';
-        vm->cpu_at = 0;
+        qemu_clear_live(vm);
         vm->started = 0;
     }
+}
+
+void qemu_clear_live(struct qemu_vm *vm)
+{
+    vm->st.pid = 0;
+    vm->st.cpu = 0;
+    vm->st.uptime_s = 0;
+    vm->st.mem = 0;
+    vm->st.migration[0] = '\0';
+    vm->cpu_at = 0;
 }
 
 void qemu_set_state(const char *vmid, const char *state)

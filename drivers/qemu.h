@@ -40,8 +40,8 @@ struct qemu_xml_opts {
     void *arg;
     /* For an rbd disk with an explicit cephx key: the uuid of a libvirt secret holding it
      * (0, or -errno with err). NULL: such disks are refused. */
-    int (*secret)(void *arg, const char *user, const char *key, char *uuid, size_t len,
-                  char *err, size_t errlen);
+    int (*secret)(void *arg, const char *user, const char *key, char *uuid, size_t len, char *err,
+                  size_t errlen);
     void *secret_arg;
 };
 

@@ -71,6 +71,8 @@ const char *qemu_vmid_of(const char *name, char *vmid, size_t len);
 
 /* Sets a guest's state in the table now (after an action), so reads see it at once. */
 void qemu_set_state(const char *vmid, const char *state);
+/* Zeroes a guest's live figures (it stopped). qg.lock held. */
+void qemu_clear_live(struct qemu_vm *vm);
 /* Calls env->on_event (not under qg.lock). */
 void qemu_notify(const char *vmid, const char *state, const char *why);
 /* "running", "paused" or "stopped" for a libvirt domain state. */

@@ -79,20 +79,30 @@ out:
     return r;
 }
 
+/* Starts an action on snapshot name of vmid: 0 with *s held, or -errno (action ended). */
+static int snap_begin(const char *vmid, const char *name, struct qemu_act *a,
+                      virDomainSnapshotPtr *s, char *err, size_t errlen)
+{
+    int r;
+
+    if ((r = qemu_begin(vmid, a, err, errlen)) < 0)
+        return r;
+    if (!a->d)
+        r = no_domain(a, err, errlen);
+    else if ((*s = lookup(a, name, &r, err, errlen)))
+        return 0;
+    qemu_end(a);
+    return r;
+}
+
 int qemu_rollback(const char *vmid, const char *name, char *err, size_t errlen)
 {
     struct qemu_act a;
     virDomainSnapshotPtr s;
     int r;
 
-    if ((r = qemu_begin(vmid, &a, err, errlen)) < 0)
+    if ((r = snap_begin(vmid, name, &a, &s, err, errlen)) < 0)
         return r;
-    if (!a.d) {
-        r = no_domain(&a, err, errlen);
-        goto out;
-    }
-    if (!(s = lookup(&a, name, &r, err, errlen)))
-        goto out;
     if (virDomainRevertToSnapshot(s, 0) < 0) {
         virErrorPtr e = virGetLastError();
         /* e.g. a disk-only snapshot while the guest runs: Proxmox stops it, so do we */
@@ -104,7 +114,6 @@ int qemu_rollback(const char *vmid, const char *name, char *err, size_t errlen)
     }
     virDomainSnapshotFree(s);
     qemu_set_state(vmid, qemu_dom_state(a.d, NULL));
-out:
     qemu_end(&a);
     return r;
 }
@@ -115,19 +124,12 @@ int qemu_delsnapshot(const char *vmid, const char *name, char *err, size_t errle
     virDomainSnapshotPtr s;
     int r;
 
-    if ((r = qemu_begin(vmid, &a, err, errlen)) < 0)
+    if ((r = snap_begin(vmid, name, &a, &s, err, errlen)) < 0)
         return r;
-    if (!a.d) {
-        r = no_domain(&a, err, errlen);
-        goto out;
-    }
-    if (!(s = lookup(&a, name, &r, err, errlen)))
-        goto out;
     /* children are re-parented to this snapshot's parent */
     if (virDomainSnapshotDelete(s, 0) < 0)
         r = qemu_fail(err, errlen, "vm %s: cannot delete snapshot '%s'", vmid, name);
     virDomainSnapshotFree(s);
-out:
     qemu_end(&a);
     return r;
 }

@@ -252,12 +252,7 @@ static int store(struct qemu_vm *vm, const struct sample *s, unsigned long seq0,
         snprintf(vm->pending, sizeof(vm->pending), "%s", s->state);
     }
     if (strcmp(vm->st.state, "stopped") == 0 || !s->active) {
-        vm->st.pid = 0;
-        vm->st.cpu = 0;
-        vm->st.uptime_s = 0;
-        vm->st.mem = 0;
-        vm->st.migration[0] = '\0';
-        vm->cpu_at = 0;
+        qemu_clear_live(vm);
         if (s->maxmem)
             vm->st.maxmem = s->maxmem;
         return changed;
