@@ -54,7 +54,7 @@ int qemu_snapshot(const char *vmid, const char *name, char *err, size_t errlen)
 {
     char esc[400], xml[512];
     struct qemu_act a;
-    virDomainSnapshotPtr s;
+    virDomainSnapshotPtr s = NULL;
     int r;
 
     if (!name[0] || strlen(name) >= sizeof(((struct qemu_snapinfo *)0)->name))
@@ -98,7 +98,7 @@ static int snap_begin(const char *vmid, const char *name, struct qemu_act *a,
 int qemu_rollback(const char *vmid, const char *name, char *err, size_t errlen)
 {
     struct qemu_act a;
-    virDomainSnapshotPtr s;
+    virDomainSnapshotPtr s = NULL;
     int r;
 
     if ((r = snap_begin(vmid, name, &a, &s, err, errlen)) < 0)
@@ -121,7 +121,7 @@ int qemu_rollback(const char *vmid, const char *name, char *err, size_t errlen)
 int qemu_delsnapshot(const char *vmid, const char *name, char *err, size_t errlen)
 {
     struct qemu_act a;
-    virDomainSnapshotPtr s;
+    virDomainSnapshotPtr s = NULL;
     int r;
 
     if ((r = snap_begin(vmid, name, &a, &s, err, errlen)) < 0)
