@@ -3,7 +3,7 @@
 # benchmarks; `make run` mounts a single-node /pve in the foreground.
 
 CC       ?= gcc
-PKGS     := fuse3 sqlite3 json-c libvirt libvirt-qemu
+PKGS     := fuse3 sqlite3 json-c libvirt libvirt-qemu lxc libnl-route-3.0 libmnl
 CFLAGS   ?= -O2 -g
 WARN     := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -9,7 +9,9 @@ PKGS="gcc make pkg-config fuse3 libfuse3-dev libsqlite3-dev libxxhash-dev
       libjson-c-dev librados-dev librbd-dev ceph-mon ceph-osd ceph-mgr ceph-common
       qemu-utils qemu-block-extra
       qemu-system-x86 libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
-      busybox-static lz4"
+      busybox-static lz4
+      lxc liblxc1 liblxc-common lxc-dev lxc-templates debootstrap rsync xz-utils
+      libnl-3-dev libnl-route-3-dev libmnl-dev openvswitch-switch"
 [ "${PVEFS_NO_APT:-}" = 1 ] && exit 0
 missing=""
 for p in $PKGS; do
