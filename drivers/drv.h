@@ -44,6 +44,7 @@ struct drv_guest_ops {
 };
 
 extern const struct drv_guest_ops drv_qemu;
+extern const struct drv_guest_ops drv_lxc;
 
 /* The driver for guests of kind ("qemu", "lxc"). */
 const struct drv_guest_ops *drv_guest(const char *kind);

@@ -37,7 +37,7 @@ static const struct {
     const struct drv_guest_ops *ops;
 } drivers[] = {
     {"qemu", &drv_qemu},
-    {"lxc", &drv_none},
+    {"lxc", &drv_lxc},
 };
 
 const struct drv_guest_ops *drv_guest(const char *kind)

@@ -253,28 +253,24 @@ static int qimg_errno(const char *msg)
     return EIO;
 }
 
-int stor_qimg(const char *what, char *const argv[], int fd3, struct pv_buf *out, char *err,
-              size_t errlen)
+/* Runs prog with argv (argv[0] included) and returns 0, or -errno with its stderr's gist. */
+static int spawn(const char *prog, const char *what, char *const av[], int fd3, struct pv_buf *out,
+                 char *err, size_t errlen)
 {
-    char *av[24], ebuf[1024];
+    char ebuf[1024];
     int op[2] = {-1, -1}, ep[2] = {-1, -1}, rc, status;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     sigset_t none, def;
-    size_t n = 0;
     pid_t pid;
 
-    av[n++] = QIMG;
-    for (; argv[n - 1] && n < sizeof(av) / sizeof(av[0]) - 1; n++)
-        av[n] = argv[n - 1];
-    av[n] = NULL;
     if (pipe2(op, O_CLOEXEC) || pipe2(ep, O_CLOEXEC)) {
         rc = -errno;
         if (op[0] >= 0) {
             close(op[0]);
             close(op[1]);
         }
-        return stor_fail(err, errlen, rc, "qemu-img %s: pipe: %s", what, strerror(-rc));
+        return stor_fail(err, errlen, rc, "%s %s: pipe: %s", prog, what, strerror(-rc));
     }
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -292,7 +288,7 @@ int stor_qimg(const char *what, char *const argv[], int fd3, struct pv_buf *out,
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setsigdefault(&at, &def);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    rc = posix_spawnp(&pid, QIMG, &fa, &at, av, environ);
+    rc = posix_spawnp(&pid, prog, &fa, &at, av, environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     close(op[1]);
@@ -300,7 +296,7 @@ int stor_qimg(const char *what, char *const argv[], int fd3, struct pv_buf *out,
     if (rc) {
         close(op[0]);
         close(ep[0]);
-        return stor_fail(err, errlen, -rc, "qemu-img %s: cannot run " QIMG ": %s", what,
+        return stor_fail(err, errlen, -rc, "%s %s: cannot run %s: %s", prog, what, prog,
                          strerror(rc));
     }
     drain(op[0], ep[0], out, ebuf, sizeof(ebuf));
@@ -308,15 +304,33 @@ int stor_qimg(const char *what, char *const argv[], int fd3, struct pv_buf *out,
     close(ep[0]);
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
-            return stor_fail(err, errlen, -errno, "qemu-img %s: waitpid: %s", what,
+            return stor_fail(err, errlen, -errno, "%s %s: waitpid: %s", prog, what,
                              strerror(errno));
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
     if (WIFSIGNALED(status))
-        return stor_fail(err, errlen, -EIO, "qemu-img %s: killed by signal %d", what,
+        return stor_fail(err, errlen, -EIO, "%s %s: killed by signal %d", prog, what,
                          WTERMSIG(status));
     const char *msg = qimg_msg(ebuf);
-    return stor_fail(err, errlen, -qimg_errno(msg), "qemu-img %s: %s", what, msg);
+    return stor_fail(err, errlen, -qimg_errno(msg), "%s %s: %s", prog, what, msg);
+}
+
+int stor_qimg(const char *what, char *const argv[], int fd3, struct pv_buf *out, char *err,
+              size_t errlen)
+{
+    char *av[24];
+    size_t n = 0;
+
+    av[n++] = QIMG;
+    for (; argv[n - 1] && n < sizeof(av) / sizeof(av[0]) - 1; n++)
+        av[n] = argv[n - 1];
+    av[n] = NULL;
+    return spawn(QIMG, what, av, fd3, out, err, errlen);
+}
+
+int stor_run(const char *prog, const char *what, char *const argv[], char *err, size_t errlen)
+{
+    return spawn(prog, what, argv, -1, NULL, err, errlen);
 }
 
 /*

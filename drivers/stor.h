@@ -110,6 +110,19 @@ struct pv_buf;
  * kept off the command line). On failure err says "qemu-img <what>: <qemu-img's own
  * words>" and the return is the errno those words carry (-EIO when none).
  */
+/* Subvol (directory) volumes of dir storage (stor_subvol.c). */
+int stor_rmtree(const char *path);
+int stor_subvol_copy(const char *src, const char *dst, const char *what, char *err, size_t errlen);
+int stor_subvol_snap(const struct stor_vol *v, const char *snap, enum stor_snap_op op, char *err,
+                     size_t errlen);
+int stor_subvol_snaps(const struct stor_vol *v, stor_snap_fn fn, void *arg, char *err,
+                      size_t errlen);
+int stor_subvol_clone(const struct stor_vol *v, const char *snap, const char *dst, char *err,
+                      size_t errlen);
+int stor_subvol_free(const struct stor_vol *v);
+
+/* Runs prog (argv[0] is its name) with no shell; 0, or -errno and what it said on stderr. */
+int stor_run(const char *prog, const char *what, char *const argv[], char *err, size_t errlen);
 int stor_qimg(const char *what, char *const argv[], int fd3, struct pv_buf *out, char *err,
               size_t errlen);
 

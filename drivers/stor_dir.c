@@ -200,13 +200,6 @@ static int dir_alloc(const struct stor_cfg *c, const char *name, const char *fmt
     return 0;
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return (flag == FTW_DP ? rmdir(p) : unlink(p)) ? -1 : 0;
-}
-
 static int dir_free(const struct stor_cfg *c, const char *name, char *err, size_t errlen)
 {
     struct stor_vol v;
@@ -216,10 +209,9 @@ static int dir_free(const struct stor_cfg *c, const char *name, char *err, size_
     if ((rc = find(c, name, &v, err, errlen)))
         return rc;
     if (!strcmp(v.format, "subvol")) {
-        /* FTW_PHYS: never follow a guest's symlinks; FTW_MOUNT: stay off mounts in it. */
-        if (nftw(v.path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT))
-            return stor_fail(err, errlen, -errno, "volume %s: remove %s: %s", name, v.path,
-                             strerror(errno));
+        if ((rc = stor_subvol_free(&v)))
+            return stor_fail(err, errlen, rc, "volume %s: remove %s: %s", name, v.path,
+                             strerror(-rc));
     } else if (unlink(v.path)) {
         return stor_fail(err, errlen, -errno, "volume %s: unlink %s: %s", name, v.path,
                          strerror(errno));
@@ -377,7 +369,11 @@ static int dir_snap(const struct stor_cfg *c, const char *name, const char *snap
     if (!snap_name_ok(snap))
         return stor_fail(err, errlen, -EINVAL, "bad snapshot name '%s': want [A-Za-z0-9_+.-]{1,64}",
                          snap ? snap : "");
-    if ((rc = find(c, name, &v, err, errlen)) || (rc = need_qcow2(&v, err, errlen)))
+    if ((rc = find(c, name, &v, err, errlen)))
+        return rc;
+    if (!strcmp(v.format, "subvol"))
+        return stor_subvol_snap(&v, snap, op, err, errlen);
+    if ((rc = need_qcow2(&v, err, errlen)))
         return rc;
     if (!snap_ops[op].flag)
         return stor_fail(err, errlen, -EOPNOTSUPP,
@@ -406,6 +402,8 @@ static int dir_snaps(const struct stor_cfg *c, const char *name, stor_snap_fn fn
 
     if ((rc = find(c, name, &v, err, errlen)))
         return rc;
+    if (!strcmp(v.format, "subvol"))
+        return stor_subvol_snaps(&v, fn, arg, err, errlen);
     if (strcmp(v.format, "qcow2") != 0)
         return 0; /* no snapshot table: the list is empty */
     return each_snap(&v, fn, arg, err, errlen);
@@ -420,21 +418,27 @@ static int dir_clone(const struct stor_cfg *c, const char *name, const char *sna
 
     if ((rc = find(c, name, &src, err, errlen)))
         return rc;
-    if (!strcmp(src.format, "subvol"))
-        return stor_fail(err, errlen, -EOPNOTSUPP, "volume %s: dir storage cannot clone subvols",
-                         name);
     if (snap && !snap_name_ok(snap))
         return stor_fail(err, errlen, -EINVAL, "bad snapshot name '%s'", snap);
-    if (snap && (rc = need_qcow2(&src, err, errlen)))
+    if (snap && strcmp(src.format, "subvol") != 0 && (rc = need_qcow2(&src, err, errlen)))
         return rc;
     /* The copy keeps the source's format unless newname names another one. */
     if ((rc = dir_locate(c, newname, strchr(newname, '.') ? NULL : src.format, &dst, err, errlen)))
         return rc;
-    if (!strcmp(dst.format, "subvol"))
-        return stor_fail(err, errlen, -EINVAL, "volume %s: cannot clone an image into a subvol",
+    if (!strcmp(dst.format, "subvol") != !strcmp(src.format, "subvol"))
+        return stor_fail(err, errlen, -EINVAL,
+                         "volume %s: a subvol is cloned into a subvol, an image into an image",
                          newname);
     if (stem_file(c, newname, &other))
         return stor_fail(err, errlen, -EEXIST, "volume %s: %s already exists", newname, other.path);
+    if (!strcmp(src.format, "subvol")) {
+        if ((rc = mkparents(dst.path, err, errlen)) ||
+            (rc = stor_subvol_clone(&src, snap, dst.path, err, errlen)))
+            return rc;
+        if (out)
+            *out = dst;
+        return 0;
+    }
     if ((rc = mkparents(dst.path, err, errlen)) || (rc = claim(dst.path, newname, err, errlen)))
         return rc;
     snprintf(lsnap, sizeof(lsnap), "snapshot.name=%s", snap ? snap : "");

@@ -174,6 +174,8 @@ static const struct conf_key lxc_keys[] = {
     {"net", 31, &t_net, 0},
     {"onboot", -1, &conf_t_bool, 0},
     {"ostype", -1, &t_ostype, 0},
+    /* create-time only: the template a new rootfs is unpacked from; never stored */
+    {"ostemplate", -1, &conf_t_str, 0},
     {"parent", -1, &conf_t_snapname, 0},
     {"protection", -1, &conf_t_bool, 0},
     {"rootfs", -1, &t_rootfs, 0},

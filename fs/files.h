@@ -4,6 +4,8 @@
 
 #include "types.h"
 
+struct conf_schema;
+
 /* cluster/ */
 int cluster_name_render(const struct pv_obj *o, struct pv_buf *out);
 int cluster_quorate_render(const struct pv_obj *o, struct pv_buf *out);
@@ -37,6 +39,13 @@ int qemu_config_initial(const struct pv_obj *o, struct pv_buf *out);
  * what it can to the running VM (hot-plug) and shows the rest in pending. */
 int qemu_config_before(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e);
 void qemu_config_after(const struct pv_obj *o);
+int lxc_config_before(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e);
+void lxc_event(void *arg, const char *ctid, const char *state, const char *why);
+void guest_mirror_snaps(const struct pv_obj *o);
+int lxc_snap_verb(const struct pv_obj *o, const char *verb, const char *name, struct pv_err *e);
+/* Disk keys of a guest's config that name volumes: scsiN... for VMs, rootfs and mpN for
+ * containers. */
+int guest_disk_key(int type, const char *k, size_t n);
 int guest_pending_render(const struct pv_obj *o, struct pv_buf *out);
 int lxc_config_initial(const struct pv_obj *o, struct pv_buf *out);
 
@@ -56,6 +65,10 @@ int guest_free_disk_name(struct fs *fs, uint64_t vols, const char *vmid, int fro
 
 /* clone and template of a VM (files_clone.c): verbs of its ctl. */
 /* clone <newid> [full]: a new VM newid on the same node with copies of the disks. */
+int guest_free_vol_name(struct fs *fs, uint64_t vols, const char *prefix, const char *vmid,
+                        int from, char *out, size_t len);
+int guest_store_config(struct fs *fs, uint64_t dir, const struct conf_schema *schema,
+                       const char *doc, size_t len, struct pv_err *e);
 int guest_clone(const struct pv_obj *o, const char *newid, const char *mode, struct pv_err *e);
 /* template: marks a stopped VM as a template ("template: 1"): it is cloned, never run. */
 int guest_template(const struct pv_obj *o, struct pv_err *e);

@@ -23,12 +23,15 @@
 #include "conf.h"
 #include "files.h"
 #include "fs.h"
+#include "guest.h"
 #include "notify.h"
 
 /* The rbd snapshot that linked clones of a template share (Proxmox's name). */
 #define BASE_SNAP "__base__"
 
 #define MAX_DISKS 64
+
+#define SCHEMA(o) ((o)->type == T_LXC ? &conf_lxc_schema : &conf_qemu_schema)
 
 /* How a storage type clones a volume (dir: qemu-img convert, every clone a full copy). */
 static const struct clone_way {
@@ -38,7 +41,7 @@ static const struct clone_way {
 } clone_ways[] = {{"rbd", 1, 1}, {"dir", 0, 0}};
 
 /* What a clone does with a key of the source's main section. */
-enum key_act { K_KEEP, K_DROP, K_NAME, K_SMBIOS, K_VMGENID, K_DISK };
+enum key_act { K_KEEP, K_DROP, K_NAME, K_SMBIOS, K_VMGENID, K_DISK, K_NET };
 
 /*
  * Dropped: "template" (a clone runs), "parent" (the source's current snapshot; the
@@ -54,7 +57,8 @@ static const struct {
     {"ide", 1, K_DISK},        {"efidisk", 1, K_DISK}, {"tpmstate", 1, K_DISK},
     {"template", 0, K_DROP},   {"parent", 0, K_DROP},  {"lock", 0, K_DROP},
     {"unused", 1, K_DROP},     {"name", 0, K_NAME},    {"smbios1", 0, K_SMBIOS},
-    {"vmgenid", 0, K_VMGENID},
+    {"vmgenid", 0, K_VMGENID}, {"rootfs", 0, K_DISK},    {"mp", 1, K_DISK},
+    {"hostname", 0, K_NAME},   {"net", 1, K_NET},
 };
 
 static enum key_act key_act(const char *k, size_t n)
@@ -139,7 +143,7 @@ static int vol_cmd(struct fs *fs, uint64_t vol, struct pv_err *e, const char *fm
 
 static const char *guest_state(const struct pv_obj *o, char *st, size_t len)
 {
-    struct drv_guest g = {.kind = "qemu", .node = o->node, .id = o->name};
+    struct drv_guest g = {.kind = guest_kind(o), .node = o->node, .id = o->name};
 
     if (drv_guest(g.kind)->state(&g, st, len))
         snprintf(st, len, "unknown");
@@ -147,7 +151,8 @@ static const char *guest_state(const struct pv_obj *o, char *st, size_t len)
 }
 
 /* Validates doc (a whole config) and stores it as the config of guest directory dir. */
-static int store_config(struct fs *fs, uint64_t dir, const char *doc, size_t len, struct pv_err *e)
+int guest_store_config(struct fs *fs, uint64_t dir, const struct conf_schema *schema,
+                       const char *doc, size_t len, struct pv_err *e)
 {
     struct msg_batch b = {.nops = 1};
     struct memdb_result res;
@@ -158,7 +163,7 @@ static int store_config(struct fs *fs, uint64_t dir, const char *doc, size_t len
 
     if (!ino)
         return pv_fail(e, ENOENT, "the guest's config was removed meanwhile");
-    if ((rc = conf_canonicalize(&conf_qemu_schema, doc, len, &canon, &clen, msg, sizeof(msg))))
+    if ((rc = conf_canonicalize(schema, doc, len, &canon, &clen, msg, sizeof(msg))))
         return pv_fail(e, -rc, "the new config is invalid: %s", msg);
     memset(&b.ops[0], 0, sizeof(b.ops[0]));
     b.ops[0].code = MSG_WRITE;
@@ -187,8 +192,6 @@ int guest_template(const struct pv_obj *o, struct pv_err *e)
     size_t len = 0;
     int rc, in_main = 1;
 
-    if (o->type != T_QEMU)
-        return pv_fail(e, EOPNOTSUPP, "template is for VMs; %s is a container", o->name);
     if (guest_is_template(o))
         return 0; /* already one: asking again changes nothing */
     if (strcmp(guest_state(o, st, sizeof(st)), "stopped") != 0)
@@ -210,10 +213,11 @@ int guest_template(const struct pv_obj *o, struct pv_err *e)
     if (in_main)
         pv_buf_printf(&b, "template: 1\n");
     free(doc);
-    rc = b.oom ? pv_fail(e, ENOMEM, "out of memory") : store_config(o->fs, o->dir, b.p, b.len, e);
+    rc = b.oom ? pv_fail(e, ENOMEM, "out of memory") : guest_store_config(o->fs, o->dir, SCHEMA(o), b.p, b.len, e);
     pv_buf_free(&b);
     if (!rc)
-        clog_append("qemu", "vm %s on %s is a template now", o->name, o->fs->node);
+        clog_append(guest_kind(o), "%s %s on %s is a template now", guest_kind(o), o->name,
+                    o->fs->node);
     return rc;
 }
 
@@ -316,9 +320,9 @@ static int clone_disk(struct clonejob *j, struct cdisk *d, int *next, struct pv_
     int rc;
 
     /* numbered across all the clone's disks, so two storages never hand out one name */
-    *next =
-        guest_free_disk_name(fs, fs_parent(fs, d->src), j->newid, *next, d->name, sizeof(d->name)) +
-        1;
+    *next = guest_free_vol_name(fs, fs_parent(fs, d->src), j->o->type == T_LXC ? "subvol" : "vm",
+                                j->newid, *next, d->name, sizeof(d->name)) +
+            1;
     if (w->linked && j->linked) {
         if ((rc = base_snap(fs, d->src, e)))
             return rc;
@@ -339,19 +343,24 @@ static int clone_config(const struct clonejob *j, const char *doc, size_t len, s
     size_t line = 0;
     int k = 0;
 
-    conf_get(doc, len, "name", name, sizeof(name));
-    if (name[0])
-        pv_buf_printf(b, "name: %.50s-clone\n", name);
-    else
-        pv_buf_printf(b, "name: clone-of-%s\n", j->o->name);
-    /* smbios1 keeps the source's other fields; the uuid is the clone's own */
-    guest_uuid(u, sizeof(u));
-    pv_buf_printf(b, "smbios1: uuid=%s", u);
-    conf_get(doc, len, "smbios1", smb, sizeof(smb));
-    for (char *save = NULL, *f = strtok_r(smb, ",", &save); f; f = strtok_r(NULL, ",", &save))
-        if (strncmp(f, "uuid=", 5) != 0)
-            pv_buf_printf(b, ",%s", f);
-    pv_buf_printf(b, "\n");
+    if (j->o->type == T_LXC) {
+        /* a container's hostname is its name on the network: the clone gets its own */
+        pv_buf_printf(b, "hostname: ct%s\n", j->newid);
+    } else {
+        conf_get(doc, len, "name", name, sizeof(name));
+        if (name[0])
+            pv_buf_printf(b, "name: %.50s-clone\n", name);
+        else
+            pv_buf_printf(b, "name: clone-of-%s\n", j->o->name);
+        /* smbios1 keeps the source's other fields; the uuid is the clone's own */
+        guest_uuid(u, sizeof(u));
+        pv_buf_printf(b, "smbios1: uuid=%s", u);
+        conf_get(doc, len, "smbios1", smb, sizeof(smb));
+        for (char *save = NULL, *f = strtok_r(smb, ",", &save); f; f = strtok_r(NULL, ",", &save))
+            if (strncmp(f, "uuid=", 5) != 0)
+                pv_buf_printf(b, ",%s", f);
+        pv_buf_printf(b, "\n");
+    }
     for (const char *p = doc, *end = doc + len; p < end && p[0] != '['; line++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
@@ -361,10 +370,23 @@ static int clone_config(const struct clonejob *j, const char *doc, size_t len, s
             const struct cdisk *d = &j->d[k++];
             pv_buf_printf(b, "%.*s: %s:%s%.*s\n", (int)(c - p), p, d->sid, d->name, (int)d->optlen,
                           d->opt);
+        } else if (a == K_NET && j->o->type == T_LXC) {
+            /* a container's MAC is its own: LXC picks a new one where hwaddr is unset */
+            pv_buf_printf(b, "%.*s:", (int)(c - p), p);
+            for (const char *f = c + 1, *le = p + l; f < le;) {
+                const char *fe = memchr(f, ',', (size_t)(le - f));
+                size_t fl = fe ? (size_t)(fe - f) : (size_t)(le - f);
+                const char *w = f + (*f == ' ');
+                if (strncmp(w, "hwaddr=", 7) != 0)
+                    pv_buf_printf(b, "%s%.*s", f == c + 1 ? " " : ",", (int)(fl - (size_t)(w - f)),
+                                  w);
+                f += fl + 1;
+            }
+            pv_buf_printf(b, "\n");
         } else if (a == K_VMGENID) {
             guest_uuid(u, sizeof(u));
             pv_buf_printf(b, "vmgenid: %s\n", u);
-        } else if (a == K_KEEP || a == K_DISK) {
+        } else if (a == K_KEEP || a == K_DISK || a == K_NET) {
             pv_buf_printf(b, "%.*s\n", (int)l, p);
         }
         p += l + 1;
@@ -398,11 +420,9 @@ int guest_clone(const struct pv_obj *o, const char *newid, const char *mode, str
     size_t len = 0;
     int rc, next = 0;
 
-    if (o->type != T_QEMU)
-        return pv_fail(e, EOPNOTSUPP, "clone is for VMs; %s is a container", o->name);
     if (mode && strcmp(mode, "full") != 0)
         return pv_fail(e, EINVAL, "clone takes <newid> [full], not '%.32s'", mode);
-    if (pv_type_child_ok(pv_type(T_QEMU_LIST), newid, e))
+    if (pv_type_child_ok(pv_type(o->type == T_LXC ? T_LXC_LIST : T_QEMU_LIST), newid, e))
         return -e->err;
     memdb_rdlock(o->fs->mem);
     if ((used = memdb_uniq(o->fs->mem, U_GUEST_ID, newid))) {
@@ -429,19 +449,20 @@ int guest_clone(const struct pv_obj *o, const char *newid, const char *mode, str
     j->linked = !mode && guest_is_template(o);
     /* the directory first: it claims the id, so a racing mkdir or clone gets EEXIST */
     if ((rc = find_disks(j, doc, len, e)) ||
-        (rc = fs_catalog_create(o->fs, fs_parent(o->fs, o->dir), newid, T_QEMU, NULL, &newdir, e)))
+        (rc = fs_catalog_create(o->fs, fs_parent(o->fs, o->dir), newid, o->type, NULL, &newdir, e)))
         goto out;
     for (int i = 0; i < j->n && !rc; i++)
         rc = clone_disk(j, &j->d[i], &next, e);
     if (!rc && clone_config(j, doc, len, &b))
         rc = pv_fail(e, ENOMEM, "out of memory");
     if (!rc)
-        rc = store_config(o->fs, newdir, b.p, b.len, e);
+        rc = guest_store_config(o->fs, newdir, SCHEMA(o), b.p, b.len, e);
     if (rc) {
         undo(j, newdir);
         goto out;
     }
-    clog_append("qemu", "cloned vm %s to %s on %s (%d disk%s, %s)", o->name, newid, o->fs->node,
+    clog_append(guest_kind(o), "cloned %s %s to %s on %s (%d disk%s, %s)", guest_kind(o), o->name,
+                newid, o->fs->node,
                 j->n, j->n == 1 ? "" : "s", j->linked ? "linked where the storage can" : "full");
     notify_kick(o->fs);
 out:

@@ -268,6 +268,8 @@ static int node_exists(const struct pv_obj *o, const char *node)
     return ok;
 }
 
+static void mirror_snaps(const struct pv_obj *o, const struct drv_guest *g);
+
 /* snapshots/ holds what the driver has: after each snapshot verb, add and drop entries. */
 struct snapset {
     char names[64][64];
@@ -286,6 +288,18 @@ static int collect_snap(void *arg, const char *name, const char *parent, long lo
              parent[0] ? parent : "", ram, time);
     s->n++;
     return 0;
+}
+
+void guest_mirror_snaps(const struct pv_obj *o)
+{
+    struct drv_guest g;
+    char *cfg;
+
+    guest_of(o, &g);
+    cfg = guest_config_copy(o, &g.config_len);
+    g.config = cfg;
+    mirror_snaps(o, &g);
+    free(cfg);
 }
 
 static void mirror_snaps(const struct pv_obj *o, const struct drv_guest *g)
@@ -385,6 +399,8 @@ static int run_verb(const struct pv_obj *o, const struct guest_verb *v, int argc
         if (strcmp(argv[i], "--force") != 0 &&
             (strtol(argv[i], &end, 10) <= 0 || *end || !isdigit((unsigned char)argv[i][0])))
             return pv_fail(e, EINVAL, "shutdown takes [<seconds>] [--force], not '%.64s'", argv[i]);
+    if (v->arg == ARG_SNAP && argc && o->type == T_LXC)
+        return lxc_snap_verb(o, v->verb, argv[0], e);
     if (v->arg == ARG_DISK && argc == 2)
         return guest_resize(o, argv[0], argv[1], e);
     if (v->arg == ARG_NODE && argc >= 1)

@@ -154,8 +154,11 @@ static int new_volume_request(const char *v, size_t n, size_t *sl, double *gib)
 
 static const char *const disk_buses[] = {"scsi", "virtio", "sata", "ide", NULL};
 
-static int is_disk_key(const char *k, size_t n)
+int guest_disk_key(int type, const char *k, size_t n)
 {
+    if (type == T_LXC)
+        return (n == 6 && memcmp(k, "rootfs", 6) == 0) ||
+               (n > 2 && memcmp(k, "mp", 2) == 0 && strspn(k + 2, "0123456789") == n - 2);
     for (int i = 0; disk_buses[i]; i++) {
         size_t l = strlen(disk_buses[i]);
         if (n > l && memcmp(k, disk_buses[i], l) == 0 && strspn(k + l, "0123456789") == n - l)
@@ -167,22 +170,28 @@ static int is_disk_key(const char *k, size_t n)
 int guest_free_disk_name(struct fs *fs, uint64_t vols, const char *vmid, int from, char *out,
                          size_t len)
 {
+    return guest_free_vol_name(fs, vols, "vm", vmid, from, out, len);
+}
+
+int guest_free_vol_name(struct fs *fs, uint64_t vols, const char *prefix, const char *vmid,
+                        int from, char *out, size_t len)
+{
     for (int i = from; i < 1000; i++) {
         static const char *const exts[] = {"", ".qcow2", ".raw", ".vmdk"};
         int used = 0;
         memdb_rdlock(fs->mem);
         for (int x = 0; x < 4 && !used; x++) {
             char n[128];
-            snprintf(n, sizeof(n), "vm-%.15s-disk-%d%s", vmid, i, exts[x]);
+            snprintf(n, sizeof(n), "%s-%.15s-disk-%d%s", prefix, vmid, i, exts[x]);
             used = memdb_lookup(fs->mem, vols, n) != NULL;
         }
         memdb_unlock(fs->mem);
         if (!used) {
-            snprintf(out, len, "vm-%.15s-disk-%d", vmid, i);
+            snprintf(out, len, "%s-%.15s-disk-%d", prefix, vmid, i);
             return i;
         }
     }
-    snprintf(out, len, "vm-%.15s-disk-x", vmid);
+    snprintf(out, len, "%s-%.15s-disk-x", prefix, vmid);
     return 1000;
 }
 
@@ -197,7 +206,7 @@ int qemu_config_before(const struct pv_obj *o, char **doc, size_t *len, struct p
         double gib;
         c = memchr(p, ':', l);
         v = c ? c + 1 + (c + 1 < p + l && c[1] == ' ') : NULL;
-        if (p[0] != '[' && c && is_disk_key(p, (size_t)(c - p)) &&
+        if (p[0] != '[' && c && guest_disk_key(o->type, p, (size_t)(c - p)) &&
             new_volume_request(v, l - (size_t)(v - p), &sl, &gib)) {
             const struct memdb_entry *st, *sd, *vols;
             uint64_t sdir = 0, vdir = 0;
@@ -217,7 +226,9 @@ int qemu_config_before(const struct pv_obj *o, char **doc, size_t *len, struct p
                 rc = pv_fail(e, ENOENT, "%.*s: no storage named %s", (int)(c - p), p, sid);
                 break;
             }
-            guest_free_disk_name(o->fs, vdir, o->name, 0, name, sizeof(name));
+            /* a container's volume is a directory it runs from (subvol), a VM's an image */
+            guest_free_vol_name(o->fs, vdir, o->type == T_LXC ? "subvol" : "vm", o->name, 0, name,
+                                sizeof(name));
             int cn = snprintf(cmd, sizeof(cmd), "alloc %s %lluM", name,
                               (unsigned long long)(gib * 1024 + 0.5));
             if ((rc = fs_cmd(o->fs, sdir, "ctl", cmd, (size_t)cn, e)))

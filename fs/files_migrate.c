@@ -15,6 +15,7 @@
 #include "files.h"
 #include "fs.h"
 #include "guest.h"
+#include "storage.h"
 
 /* Moves the guest's directory under target's qemu/ or lxc/: where it runs, for every node. */
 static int move_guest(const struct pv_obj *o, const char *target, struct pv_err *e)
@@ -59,6 +60,78 @@ static int node_libvirt(struct fs *fs, const char *node, char *uri, size_t len)
     return online ? rc : -EHOSTUNREACH;
 }
 
+/* Every volume of the container must be reachable from target: copying is not done. */
+static int ct_volumes_reach(const struct pv_obj *o, const char *target, struct pv_err *e)
+{
+    size_t len = 0;
+    char *doc = guest_config_copy(o, &len);
+    int rc = 0;
+
+    for (const char *p = doc, *end = doc ? doc + len : NULL; p && p < end && !rc;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *c;
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (l && p[0] == '[')
+            break;
+        c = memchr(p, ':', l);
+        if (c && guest_disk_key(T_LXC, p, (size_t)(c - p))) {
+            const char *v = c + 1 + (c + 1 < p + l && c[1] == ' ');
+            size_t vl = strcspn(v, ":,\n");
+            struct storage_def d;
+            uint64_t vol = volume_dir_of(o->fs, v, strcspn(v, ",\n"));
+            if (v[0] != '/' && vol &&
+                !(rc = storage_load(o->fs, fs_parent(o->fs, fs_parent(o->fs, vol)), &d, e)) &&
+                (!d.shared || !storage_on_node(&d, target)))
+                rc = pv_fail(e, EOPNOTSUPP,
+                             "%.*s is on storage %.*s, which %s; this build moves containers "
+                             "whose volumes are on shared storage only",
+                             (int)(c - p), p, (int)vl, v,
+                             !storage_on_node(&d, target) ? "the target does not reach"
+                                                          : "is not shared");
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+    free(doc);
+    return rc;
+}
+
+/*
+ * A container moves in restart mode, as Proxmox's pct migrate --restart: a clean
+ * shutdown here, the directory moves, and the target starts it.
+ */
+static int ct_migrate(const struct pv_obj *o, const char *target, const char *st,
+                      struct pv_err *e)
+{
+    static char *shut[] = {"30", "--force"};
+    const struct drv_guest_ops *d = drv_guest("lxc");
+    struct drv_guest g;
+    struct pv_err ig = {0};
+    int rc, running = strcmp(st, "stopped") != 0;
+
+    if ((rc = ct_volumes_reach(o, target, e)))
+        return rc;
+    guest_of(o, &g);
+    if (running && strcmp(st, "paused") == 0 && (rc = d->action(&g, "resume", 0, NULL, e->msg,
+                                                                sizeof(e->msg))))
+        return pv_fail(e, -rc, "%s", e->msg);
+    if (running && (rc = d->action(&g, "shutdown", 2, shut, e->msg, sizeof(e->msg))))
+        return pv_fail(e, -rc, "%s", e->msg);
+    if ((rc = move_guest(o, target, e))) {
+        if (running)
+            d->action(&g, "start", 0, NULL, ig.msg, sizeof(ig.msg));
+        return rc;
+    }
+    d->action(&g, "forget", 0, NULL, ig.msg, sizeof(ig.msg));
+    clog_append("lxc", "ct %s moved from %s to %s (%s)", o->name, o->node, target,
+                running ? "restart" : "config");
+    if (running) {
+        uint64_t dir = o->dir; /* the directory keeps its inode across the rename */
+        if ((rc = fs_cmd(o->fs, dir, "ctl", "start", 5, e)))
+            return pv_fail(e, e->err, "ct %s moved to %s but did not start there: %s", o->name,
+                           target, e->msg);
+    }
+    return 0;
+}
+
 int guest_migrate(const struct pv_obj *o, const char *target, struct pv_err *e)
 {
     const struct drv_guest_ops *d;
@@ -73,6 +146,8 @@ int guest_migrate(const struct pv_obj *o, const char *target, struct pv_err *e)
     d = drv_guest(g.kind);
     if (d->state(&g, st, sizeof(st)))
         return pv_fail(e, EIO, "cannot tell the state of %s %s", g.kind, o->name);
+    if (o->type == T_LXC)
+        return ct_migrate(o, target, st, e);
     if (strcmp(st, "stopped") != 0) {
         /* a running guest moves live, libvirt to libvirt over the cluster addresses */
         if ((rc = node_libvirt(o->fs, target, uri, sizeof(uri))) == -EHOSTUNREACH)

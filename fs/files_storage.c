@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../cluster/clog.h"
 #include "conf.h"
@@ -548,6 +549,24 @@ int storage_resolve(void *arg, const char *volid, struct qemu_disk *out, char *e
         return snprintf(err, errlen, "%s: no storage named %s", volid, sid), -ENOENT;
     if (storage_load(fs, dir, &d, &e))
         return snprintf(err, errlen, "%s: %s", volid, e.msg), -e.err;
+    if (strncmp(colon + 1, "vztmpl/", 7) == 0 || strncmp(colon + 1, "iso/", 4) == 0) {
+        /* content files: Proxmox's template/cache and template/iso of a dir storage */
+        int tmpl = colon[1] == 'v';
+        const char *file = colon + 1 + (tmpl ? 7 : 4);
+        if (strcmp(d.cfg.type, "dir") != 0)
+            return snprintf(err, errlen, "%s: storage %s (%s) holds no %s files", volid, sid,
+                            d.cfg.type, tmpl ? "template" : "ISO"),
+                   -EINVAL;
+        if (!*file || strchr(file, '/') || file[0] == '.')
+            return snprintf(err, errlen, "%s: bad file name", volid), -EINVAL;
+        out->kind = QD_FILE;
+        snprintf(out->path, sizeof(out->path), "%s/template/%s/%s", d.cfg.path,
+                 tmpl ? "cache" : "iso", file);
+        snprintf(out->format, sizeof(out->format), "%s", tmpl ? "tar" : "raw");
+        if (access(out->path, R_OK))
+            return snprintf(err, errlen, "%s: %s: %s", volid, out->path, strerror(errno)), -ENOENT;
+        return 0;
+    }
     if ((rc = stor_ops(d.cfg.type)->locate(&d.cfg, name, NULL, &v, err, errlen)))
         return rc;
     if (strcmp(d.cfg.type, "rbd") == 0) {

@@ -339,6 +339,32 @@ static int v_flatten(const struct pv_obj *o, struct volctx *c, int op, int argc,
     return vol_refresh(o->fs, c, e);
 }
 
+/* extract <storage>:vztmpl/<file>: a container template unpacked into an empty subvol. */
+static int v_extract(const struct pv_obj *o, struct volctx *c, int op, int argc, char **argv,
+                     struct pv_err *e)
+{
+    char err[STOR_ERRLEN] = "", what[256];
+    struct qemu_disk t;
+    int rc;
+
+    (void)op;
+    (void)argc;
+    if (strcmp(c->v.format, "subvol") != 0)
+        return pv_fail(e, EINVAL, "volume %s is a %s image; a template unpacks into a subvol",
+                       c->v.name, c->v.format);
+    if (!strstr(argv[0], ":vztmpl/"))
+        return pv_fail(e, EINVAL, "'%.128s' is no template (want <storage>:vztmpl/<file>)",
+                       argv[0]);
+    if ((rc = storage_resolve(o->fs, argv[0], &t, err, sizeof(err))))
+        return pv_fail(e, -rc, "%s", err);
+    char *av[] = {"tar", "-x", "-p", "--numeric-owner", "-f", t.path, "-C", c->v.path, NULL};
+    snprintf(what, sizeof(what), "unpack %s into %s", argv[0], c->v.name);
+    if ((rc = stor_run("tar", what, av, err, sizeof(err))))
+        return pv_fail(e, -rc, "%s", err);
+    clog_append("storage", "unpacked %s into %s:%s", argv[0], c->d.cfg.id, c->v.name);
+    return 0;
+}
+
 static const struct {
     const char *verb;
     int min, max;
@@ -356,11 +382,13 @@ static const struct {
     {"clone", 1, 2, v_clone, 0},
     {"flatten", 0, 0, v_flatten, 0},
     {"refresh", 0, 0, v_refresh, 0},
+    {"extract", 1, 1, v_extract, 0},
 };
 
 #define VOLUME_USAGE                                                                               \
     "free, resize <[+]size>, snapshot <name>, delsnapshot <name>, rollback <name>, "               \
-    "protect <name>, unprotect <name>, clone <volume> [<snapshot>], flatten, refresh"
+    "protect <name>, unprotect <name>, clone <volume> [<snapshot>], flatten, refresh, "     \
+    "extract <storage>:vztmpl/<file>"
 
 int volume_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e)
 {

@@ -98,7 +98,12 @@ static const struct pv_file qemu_files[] = {
 };
 
 static const struct pv_file lxc_files[] = {
-    PV_CONFIG("config", &conf_lxc_schema, lxc_config_initial),
+    {.name = "config",
+     .mode = 0644,
+     .kind = PK_CONFIG,
+     .schema = &conf_lxc_schema,
+     .initial = lxc_config_initial,
+     .before_commit = lxc_config_before},
     PV_STATE("state", guest_state_render, guest_state_apply),
     PV_CTL("ctl", guest_ctl_apply),
     PV_STATUS("status", guest_status_render, PF_VOLATILE),

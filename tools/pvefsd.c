@@ -24,6 +24,7 @@
 #include "../fs/notify.h"
 #include "../fs/files.h"
 #include "../fs/storage.h"
+#include "../drivers/lxc.h"
 
 struct opts {
     int foreground, local, debug;
@@ -42,6 +43,26 @@ static void usage(FILE *f)
                "                qemu:///system when libvirtd runs, else an embedded libvirt)\n"
                "  -d            FUSE debug output (implies -f)\n"
                "  MOUNTPOINT    default: /pve\n");
+}
+
+/* Containers: <data>/lxc holds the LXC configs pvefs generates; cgroups go under
+ * $PVEFS_LXC_CGROUP (default "lxc", as on Proxmox). */
+static void start_lxc_driver(struct fs *fs, const struct opts *o)
+{
+    static char lxcpath[1024];
+    struct lxc_env env = {0};
+
+    snprintf(lxcpath, sizeof(lxcpath), "%s/lxc", o->data);
+    env.node = fs->node;
+    env.lxcpath = lxcpath;
+    env.cgroup = getenv("PVEFS_LXC_CGROUP");
+    env.resolve = storage_resolve;
+    env.resolve_arg = fs;
+    env.on_event = lxc_event;
+    env.event_arg = fs;
+    if (drv_lxc_start(&env))
+        clog_append("lxc", "LXC driver unavailable on %s; container actions will fail with ENOTSUP",
+                    fs->node);
 }
 
 /* The QEMU driver: libvirt per --libvirt, its state under the data dir. A node whose
@@ -65,6 +86,7 @@ static void start_guest_drivers(struct fs *fs, const struct opts *o)
     if (drv_qemu_start(&env))
         clog_append("qemu", "QEMU driver unavailable on %s; VM actions will fail with ENOTSUP",
                     fs->node);
+    start_lxc_driver(fs, o);
 }
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -186,6 +208,13 @@ int main(int argc, char **argv)
 
     if (parse(argc, argv, &o))
         return 2;
+    /* before any thread or descriptor exists: liblxc's process gets none of them */
+    if (geteuid() == 0) {
+        char lxcpath[1100];
+        snprintf(lxcpath, sizeof(lxcpath), "%s/lxc", o.data);
+        if (lxc_worker_spawn(lxcpath, err, sizeof(err)))
+            fprintf(stderr, "pvefsd: no LXC worker: %s\n", err);
+    }
     clog_init(o.node);
     cfg.datadir = o.data;
     cfg.node = o.node;
@@ -253,6 +282,7 @@ int main(int argc, char **argv)
     clog_append("pvefsd", "stopping");
     stor_mon_stop(&fs);
     drv_qemu_stop();
+    drv_lxc_stop();
     notify_stop(&fs);
     io_free_all(&fs);
 out_unmount:
