@@ -406,6 +406,10 @@ int lxc_start(const char *ctid, const char *config, size_t len, char *err, size_
         return snprintf(err, errlen, "ct %s is %s already", ctid, st), -EALREADY;
     if ((rc = write_config(ctid, config, len, root, sizeof(root), err, errlen)))
         return rc;
+    snprintf(text, sizeof(text), "%s/%s", L.cgroup, ctid);
+    lxc_cg_prune(text);
+    snprintf(text, sizeof(text), "%s.monitor/%s", L.cgroup, ctid);
+    lxc_cg_prune(text);
     /* as Proxmox does at each start: the guest learns its name and resolvers */
     if (conf_get(config, len, "hostname", host, sizeof(host)) <= 0)
         snprintf(host, sizeof(host), "ct%s", ctid);

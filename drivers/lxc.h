@@ -65,6 +65,9 @@ struct lxc_cg_figures {
 };
 
 int lxc_cg_read(const struct lxc_cg_layout *l, const char *dir, struct lxc_cg_figures *f);
+/* Removes the empty cgroups dir left by a container whose monitor died (a crash, kill -9):
+ * LXC refuses to start while they exist. */
+void lxc_cg_prune(const char *dir);
 /* Freezes (on = 1) or thaws dir and waits up to timeout_ms for it to settle. */
 int lxc_cg_freeze(const struct lxc_cg_layout *l, const char *dir, int on, int timeout_ms,
                   char *err, size_t errlen);

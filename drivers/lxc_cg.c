@@ -5,6 +5,7 @@
  * cpu.stat is in v2 either way). Freezing uses the freezer LXC itself uses: v1's
  * where it is mounted, else v2's cgroup.freeze, so lxc-info agrees with pvefs.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -223,4 +224,23 @@ int lxc_cg_freeze(const struct lxc_cg_layout *l, const char *dir, int on, int ti
     return snprintf(err, errlen, "the cgroup did not %s within %d ms", on ? "freeze" : "thaw",
                     timeout_ms),
            -ETIMEDOUT;
+}
+
+void lxc_cg_prune(const char *dir)
+{
+    char p[600];
+    struct dirent *e;
+    DIR *d = opendir(CG);
+
+    /* only empty cgroups go: rmdir fails on one that still has processes */
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(p, sizeof(p), CG "/%s/%s", e->d_name, dir);
+        rmdir(p);
+    }
+    if (d)
+        closedir(d);
+    snprintf(p, sizeof(p), CG "/%s", dir);
+    rmdir(p);
 }

@@ -71,7 +71,8 @@ static int node_view(char *err, size_t errlen)
     return 0;
 }
 
-/* The last ERROR line of a container's LXC log, to say why a start failed. */
+/* The first ERROR line of a container's LXC log (emptied before each start), to say why
+ * a start failed: the first error is the cause, the later ones its consequences. */
 static void log_reason(const char *ctid, char *out, size_t len)
 {
     char path[1200], line[512];
@@ -82,8 +83,10 @@ static void log_reason(const char *ctid, char *out, size_t len)
         return;
     while (fgets(line, sizeof(line), f))
         if (strstr(line, " ERROR ")) {
+            char *m = strrchr(line, '-'); /* "... file.c:func:123 - message" */
             line[strcspn(line, "\n")] = 0;
-            snprintf(out, len, "%s", strstr(line, " ERROR ") + 7);
+            snprintf(out, len, "%s", m && m[1] == ' ' ? m + 2 : strstr(line, " ERROR ") + 7);
+            break;
         }
     fclose(f);
 }
@@ -130,6 +133,9 @@ static int op_run(const struct lxc_req *q, struct lxc_rep *r)
     case LXC_OP_START:
         if (c->is_running(c))
             break;
+        snprintf(r->out, sizeof(r->out), "%s/%s/log", lxc_dir, q->ctid);
+        truncate(r->out, 0);
+        r->out[0] = 0;
         c->want_daemonize(c, true);
         c->want_close_all_fds(c, true);
         if (!c->start(c, 0, NULL) || !c->wait(c, "RUNNING", 10)) {

@@ -221,8 +221,11 @@ class DaemonError(AssertionError):
 class Pvefs:
     """One pvefsd instance: -f --local --node n1 --data BASE/data BASE/mnt."""
 
-    def __init__(self, base, node=NODE, binary=None):
+    def __init__(self, base, node=NODE, binary=None, netns=None):
         self.base = Path(base)
+        self.netns = netns  # run the daemon in this network namespace (/run/netns/<name>)
+        # containers' cgroups: one subtree per daemon, so tests never share or leak them
+        self.lxc_cgroup = "pvefs-t%d-%s" % (os.getpid(), self.base.name.replace(".", "-"))
         self.node = node
         self.binary = binary or PVEFSD
         self.data = self.base / "data"
@@ -250,8 +253,9 @@ class Pvefs:
         return self.proc.pid if self.proc else None
 
     def cmdline(self, mnt=None, data=None):
-        return [self.binary, "-f", "--local", "--node", self.node, "--data", str(data or self.data),
-                str(mnt or self.mnt)]
+        pre = ["nsenter", "--net=/run/netns/" + self.netns, "--"] if self.netns else []
+        return pre + [self.binary, "-f", "--local", "--node", self.node, "--data",
+                      str(data or self.data), str(mnt or self.mnt)]
 
     # -- lifecycle
     def start(self, timeout=START_TIMEOUT):
@@ -262,7 +266,8 @@ class Pvefs:
         self.logs.append(log)
         with open(log, "wb") as lf:
             self.proc = subprocess.Popen(self.cmdline(), stdin=subprocess.DEVNULL, stdout=lf,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                         env=dict(os.environ, PVEFS_LXC_CGROUP=self.lxc_cgroup))
         LIVE_DAEMONS[self.proc.pid] = self.proc
         deadline = time.monotonic() + timeout
         last = None
@@ -334,6 +339,7 @@ class Pvefs:
             LIVE_DAEMONS.pop(self.proc.pid, None)
         detach(self.mnt)
         kill_procs_under(self.base)
+        kill_cgroup(self.lxc_cgroup)
 
     def log_tail(self, n=40):
         if not self.logs:
@@ -440,6 +446,54 @@ def kill_procs_under(path, names=(b"qemu-system",)):
             except OSError:
                 pass
     return killed
+
+
+CGROOT = "/sys/fs/cgroup"
+
+
+def cgroup_dirs(prefix):
+    """Every cgroup directory of the subtrees prefix and prefix.monitor, deepest first."""
+    out = []
+    roots = [os.path.join(CGROOT, c) for c in os.listdir(CGROOT)] if os.path.isdir(CGROOT) else []
+    for r in roots + [CGROOT]:
+        for top in (prefix, prefix + ".monitor"):
+            t = os.path.join(r, top)
+            if os.path.isdir(t):
+                for dirpath, _, _ in os.walk(t, topdown=False):
+                    out.append(dirpath)
+    return out
+
+
+def kill_cgroup(prefix, timeout=5.0):
+    """SIGKILLs, by PID, every process in the containers' cgroups under prefix (their inits
+    and LXC monitors outlive pvefsd, as they should), then removes the cgroups."""
+    killed = set()
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = set()
+        for d in cgroup_dirs(prefix):
+            try:
+                with open(os.path.join(d, "cgroup.procs")) as f:
+                    pids.update(int(x) for x in f.read().split())
+            except OSError:
+                pass
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+            except OSError:
+                pass
+        left = False
+        for d in cgroup_dirs(prefix):
+            try:
+                os.rmdir(d)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                left = True
+        if not left or time.monotonic() > deadline:
+            return sorted(killed)
+        time.sleep(0.05)
 
 
 def kill_and_reap(proc, live):
