@@ -278,6 +278,8 @@ class Node:
         self.logs = []                 # pvefsd logs, one per start
         self.last_rc = None
         self.extra_args = []           # more pvefsd options (e.g. --libvirt URI)
+        # this node's containers' cgroup subtree, removed by PID at cleanup
+        self.lxc_cgroup = "%s-%s" % (cluster.prefix, self.name)
         for d in (self.dir, self.run_dir, self.data, self.mnt):
             d.mkdir(parents=True, exist_ok=True)
         os.chmod(self.mnt, 0o755)
@@ -388,7 +390,8 @@ class Node:
         self.logs.append(logp)
         with open(logp, "wb") as lf:
             self.proc = subprocess.Popen(self.cmdline(), stdin=subprocess.DEVNULL, stdout=lf,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                         env=dict(os.environ, PVEFS_LXC_CGROUP=self.lxc_cgroup))
         LIVE_DAEMONS[self.proc.pid] = self.proc
         t0 = time.monotonic()
         deadline = t0 + timeout
@@ -475,6 +478,7 @@ class Node:
         except Exception as e:  # noqa: BLE001
             log("%s: detach: %r" % (self.name, e))
         pvefslib.kill_procs_under(self.dir)
+        pvefslib.kill_cgroup(self.lxc_cgroup)
 
 
 # ---------------------------------------------------------------------------- cluster

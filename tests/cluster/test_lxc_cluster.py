@@ -1,0 +1,96 @@
+"""Real containers on a real 3-node cluster: each node runs its own containers in its own
+network namespace (each has a bridge vmbr0), every node's tree shows every container's
+state, and a container migrated n1 -> n2 (restart mode) runs on n2 afterwards."""
+import errno
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from clusterlib import wait_until
+from pvefslib import read_text, run, try_write, write_ok
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.skipif(not os.path.exists("/usr/share/lxc"),
+                                reason="needs liblxc (apt install lxc)")
+
+
+def fields(text):
+    return dict(l.split(": ", 1) for l in text.splitlines() if ": " in l)
+
+
+def veth_in(node, name):
+    return run(["ip", "-n", node.ns, "link", "show", name]).returncode == 0
+
+
+def ctl(node, rel, cmd):
+    return try_write(node.p(rel), cmd + "\n")["writes"]
+
+
+@pytest.mark.budget(180)
+def test_containers_per_node_and_migration(cluster3, tmp_path):
+    c = cluster3
+    n1, n2, n3 = c[1], c[2], c[3]
+    store = c.base / "ct-store"
+    (store / "template" / "cache").mkdir(parents=True)
+    p = run([str(ROOT / "tools" / "pvefs-mktemplate"), "busybox",
+             str(store / "template" / "cache" / "busybox.tar.gz")], timeout=120)
+    assert p.returncode == 0, p.stderr
+    for nd in c:
+        for cmd in (["link", "add", "vmbr0", "type", "bridge"], ["link", "set", "vmbr0", "up"]):
+            assert run(["ip", "-n", nd.ns] + cmd).returncode == 0
+    os.mkdir(n1.p("storage/ctstore"))
+    write_ok(n1.p("storage/ctstore/config"),
+             "type: dir\npath: %s\nshared: 1\ncontent: rootdir,vztmpl\n" % store)
+
+    # one container per node, all made and started from n1
+    cts = {"n1": 400, "n2": 401, "n3": 402}
+    for node, ctid in cts.items():
+        d = "nodes/%s/lxc/%d" % (node, ctid)
+        os.mkdir(n1.p(d))
+        write_ok(n1.p(d + "/config"),
+                 "hostname: c%d\nmemory: 128\nswap: 0\nrootfs: ctstore:1\n"
+                 "ostemplate: ctstore:vztmpl/busybox.tar.gz\n"
+                 "net0: name=eth0,bridge=vmbr0,ip=10.78.0.%d/24\n" % (ctid, ctid - 390))
+        assert ctl(n1, d + "/ctl", "start") == [0], n1.read("cluster/errors")[-600:]
+    for node, ctid in cts.items():
+        owner = c[int(node[1])]
+        # the container runs in its node's namespace: its host-side veth is there only
+        assert veth_in(owner, "veth%di0" % ctid)
+        for other in c:
+            if other is not owner:
+                assert not veth_in(other, "veth%di0" % ctid)
+        for nd in c:
+            wait_until(lambda nd=nd, node=node, ctid=ctid:
+                       read_text(nd.p("nodes/%s/lxc/%d/state" % (node, ctid))) == "running\n", 10,
+                       "%s to read ct %d as running" % (nd.name, ctid))
+        st = wait_until(lambda: fields(read_text(n3.p("nodes/%s/lxc/%d/status" % (node, ctid)))).get("pid")
+                        and fields(read_text(n3.p("nodes/%s/lxc/%d/status" % (node, ctid)))), 10,
+                        "ct %d's figures on n3" % ctid)
+        assert st["state"] == "running" and os.path.exists("/proc/%s" % st["pid"]), st
+
+    # migrate 400 n1 -> n2, asked on n3: stopped on n1, moved, started on n2
+    r = try_write(n3.p("nodes/n1/lxc/400/ctl"), "migrate n2\n")
+    assert r["writes"] == [0], (r, n3.read("cluster/errors")[-600:])
+    for nd in c:
+        wait_until(lambda nd=nd: os.path.isdir(nd.p("nodes/n2/lxc/400")) and
+                   not os.path.exists(nd.p("nodes/n1/lxc/400")), 10,
+                   "%s to show ct 400 under n2" % nd.name)
+        wait_until(lambda nd=nd: read_text(nd.p("nodes/n2/lxc/400/state")) == "running\n", 10,
+                   "%s to read ct 400 as running on n2" % nd.name)
+    assert veth_in(n2, "veth400i0") and not veth_in(n1, "veth400i0")
+    assert re.search(r"ct 400 moved from n1 to n2 \(restart\)", n1.read("cluster/log"))
+
+    # mv of the directory means the same; a bad target is refused, nothing moves
+    r = try_write(n1.p("nodes/n2/lxc/400/ctl"), "migrate n9\n")
+    assert r["writes"] == [errno.EINVAL], r
+    os.rename(n2.p("nodes/n3/lxc/402"), n2.p("nodes/n1/lxc/402"))
+    for nd in c:
+        wait_until(lambda nd=nd: read_text(nd.p("nodes/n1/lxc/402/state")) == "running\n", 15,
+                   "%s to read ct 402 as running on n1" % nd.name)
+    assert veth_in(n1, "veth402i0") and not veth_in(n3, "veth402i0")
+    for ctid, node in ((400, "n2"), (401, "n2"), (402, "n1")):
+        assert ctl(n3, "nodes/%s/lxc/%d/ctl" % (node, ctid), "stop") == [0]
