@@ -254,5 +254,8 @@ echo
 echo "live migration benchmark (tests/bench/migrate_bench.py):"
 /usr/bin/python3 tests/bench/migrate_bench.py || { log "bench: the migration benchmark could not run"; exit 1; }
 echo
+echo "lxc benchmarks (tests/bench/lxc_bench.py):"
+/usr/bin/python3 tests/bench/lxc_bench.py || { log "bench: the lxc benchmarks could not run"; exit 1; }
+echo
 tests/bench/cluster.sh || { log "bench: the cluster benchmarks (tests/bench/cluster.sh) could not run"; exit 1; }
 exit 0
