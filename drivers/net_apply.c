@@ -1,0 +1,823 @@
+/* net_apply: idempotent reconcile primitives for Linux bridges, VXLAN, veth and OVS.
+ *
+ * Each call reads the current state first and sends only the difference, so applying the
+ * same configuration twice sends nothing the second time and reports *changed = 0. Links go
+ * through libnl-route-3; FDB entries and IFLA_BR_VLAN_FILTERING through raw libmnl (libnl
+ * 3.7 cannot set the latter, and raw requests keep the kernel's exact errno); OVS through
+ * ovs-vsctl. */
+#include "net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/if_link.h>
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/bridge.h>
+#include <netlink/route/link/veth.h>
+#include <netlink/route/link/vxlan.h>
+
+static void set_changed(int *changed)
+{
+    if (changed)
+        *changed = 1;
+}
+
+/* What to converge an existing link to; -1 / 0 leave a field alone. */
+struct want {
+    unsigned mtu;
+    int master; /* -1 leave, 0 no master, else ifindex */
+    int up;     /* -1 leave, 0 down, 1 up */
+};
+
+/* One RTM_NEWLINK carrying only the fields that differ (arg: struct want). */
+static int reconcile(struct nl_sock *sk, struct rtnl_link *cur, const void *arg, int *changed,
+                     char *err, size_t errlen)
+{
+    const struct want *w = arg;
+    const char *name = rtnl_link_get_name(cur);
+    struct rtnl_link *chg = rtnl_link_alloc();
+    int up = !!(rtnl_link_get_flags(cur) & IFF_UP), rc = 0;
+    char what[64] = "";
+
+    if (!chg)
+        return net_err(err, errlen, -ENOMEM, "%s: out of memory", name);
+    if (w->mtu && w->mtu != rtnl_link_get_mtu(cur)) {
+        rtnl_link_set_mtu(chg, w->mtu);
+        snprintf(what, sizeof what, " mtu %u", w->mtu);
+    }
+    if (w->master >= 0 && w->master != rtnl_link_get_master(cur)) {
+        rtnl_link_set_master(chg, w->master);
+        snprintf(what + strlen(what), sizeof what - strlen(what), " master #%d", w->master);
+    }
+    if (w->up >= 0 && w->up != up) {
+        if (w->up)
+            rtnl_link_set_flags(chg, IFF_UP);
+        else
+            rtnl_link_unset_flags(chg, IFF_UP);
+        snprintf(what + strlen(what), sizeof what - strlen(what), " %s", w->up ? "up" : "down");
+    }
+    if (what[0] && (rc = rtnl_link_change(sk, cur, chg, 0)) >= 0)
+        set_changed(changed);
+    rtnl_link_put(chg);
+    if (rc < 0)
+        return net_err(err, errlen, net_nl_errno(rc), "%s: cannot set%s: %s", name, what,
+                       nl_geterror(rc));
+    return 0;
+}
+
+/* The ifindex of a bridge that must exist. */
+static int bridge_index(struct nl_sock *sk, const char *who, const char *bridge, char *err,
+                        size_t errlen)
+{
+    struct rtnl_link *rl;
+    int rc = net_get_link(sk, bridge, &rl, err, errlen);
+
+    if (rc == -ENODEV)
+        return net_err(err, errlen, rc, "%s: master bridge %s does not exist", who, bridge);
+    if (rc < 0)
+        return rc;
+    if (!rtnl_link_is_bridge(rl) && strcmp(net_kind(rl), "openvswitch") != 0)
+        rc = net_err(err, errlen, -EINVAL, "%s: master %s is a %s, not a bridge", who, bridge,
+                     net_kind(rl));
+    else
+        rc = rtnl_link_get_ifindex(rl);
+    rtnl_link_put(rl);
+    return rc;
+}
+
+/* Create a link described by new; a concurrent creator winning the race is not an error,
+ * the caller then re-reads and reconciles (*raced = 1). */
+static int create(struct nl_sock *sk, struct rtnl_link *new, const char *what, int *raced,
+                  char *err, size_t errlen)
+{
+    int rc = rtnl_link_add(sk, new, NLM_F_CREATE | NLM_F_EXCL);
+
+    *raced = rc == -NLE_EXIST;
+    if (rc < 0 && !*raced)
+        return net_err(err, errlen, net_nl_errno(rc), "%s %s: cannot create it: %s", what,
+                       rtnl_link_get_name(new), nl_geterror(rc));
+    return 0;
+}
+
+int net_bridge_ensure(const char *name, unsigned mtu, int *changed, char *err, size_t errlen)
+{
+    struct want w = {mtu, -1, 1};
+    struct nl_sock *sk;
+    struct rtnl_link *cur = NULL, *b;
+    int rc, raced = 0;
+
+    if (changed)
+        *changed = 0;
+    if ((rc = net_name_check("bridge", name, err, errlen)) || (rc = net_nl_open(&sk, err, errlen)))
+        return rc;
+    rc = net_get_link(sk, name, &cur, err, errlen);
+    if (rc == -ENODEV) {
+        if (!(b = rtnl_link_bridge_alloc())) {
+            rc = net_err(err, errlen, -ENOMEM, "bridge %s: out of memory", name);
+            goto out;
+        }
+        rtnl_link_set_name(b, name);
+        if (mtu)
+            rtnl_link_set_mtu(b, mtu);
+        rtnl_link_set_flags(b, IFF_UP);
+        rc = create(sk, b, "bridge", &raced, err, errlen);
+        rtnl_link_put(b);
+        if (rc < 0 || !raced) {
+            if (!rc)
+                set_changed(changed);
+            goto out;
+        }
+        rc = net_get_link(sk, name, &cur, err, errlen);
+    }
+    if (rc < 0)
+        goto out;
+    if (!rtnl_link_is_bridge(cur))
+        rc = net_err(err, errlen, -EEXIST, "bridge %s: the name is taken by a %s", name,
+                     net_kind(cur));
+    else
+        rc = reconcile(sk, cur, &w, changed, err, errlen);
+out:
+    if (cur)
+        rtnl_link_put(cur);
+    nl_socket_free(sk);
+    return rc;
+}
+
+/* ---- VXLAN ---- */
+
+static int same_addr(struct nl_addr *a, struct nl_addr *b)
+{
+    if (!a || !b)
+        return !a && !b;
+    return nl_addr_get_family(a) == nl_addr_get_family(b) &&
+           nl_addr_get_len(a) == nl_addr_get_len(b) &&
+           !memcmp(nl_addr_get_binary_addr(a), nl_addr_get_binary_addr(b), nl_addr_get_len(a));
+}
+
+/* 1 when the fields that can only be set at creation differ from the wanted ones. */
+static int vxlan_differs(struct rtnl_link *cur, uint32_t vni, struct nl_addr *local, unsigned port)
+{
+    struct nl_addr *have = NULL;
+    uint32_t id = 0, p = 0;
+    int same;
+
+    rtnl_link_vxlan_get_id(cur, &id);
+    rtnl_link_vxlan_get_port(cur, &p);
+    if (rtnl_link_vxlan_get_local(cur, &have) < 0)
+        have = NULL;
+    same = same_addr(have, local);
+    if (have)
+        nl_addr_put(have);
+    return !same || id != vni || p != port || rtnl_link_vxlan_get_learning(cur) > 0;
+}
+
+static struct rtnl_link *vxlan_new(const char *name, uint32_t vni, struct nl_addr *local,
+                                   unsigned port, unsigned mtu, int master)
+{
+    struct rtnl_link *x = rtnl_link_vxlan_alloc();
+
+    if (!x)
+        return NULL;
+    rtnl_link_set_name(x, name);
+    rtnl_link_vxlan_set_id(x, vni);
+    if (local)
+        rtnl_link_vxlan_set_local(x, local);
+    rtnl_link_vxlan_set_port(x, port);
+    /* Peers are static (head-end replication); learning would let any sender claim MACs. */
+    rtnl_link_vxlan_set_learning(x, 0);
+    if (mtu)
+        rtnl_link_set_mtu(x, mtu);
+    if (master > 0)
+        rtnl_link_set_master(x, master);
+    rtnl_link_set_flags(x, IFF_UP);
+    return x;
+}
+
+int net_vxlan_ensure(const char *name, uint32_t vni, const char *local_ip, unsigned dstport,
+                     unsigned mtu, const char *master_bridge, int *changed, char *err,
+                     size_t errlen)
+{
+    struct nl_addr *local = NULL;
+    struct nl_sock *sk;
+    struct rtnl_link *cur = NULL, *x;
+    int rc, master = -1, raced = 0;
+
+    if (changed)
+        *changed = 0;
+    if ((rc = net_name_check("vxlan", name, err, errlen)))
+        return rc;
+    if (vni < 1 || vni > 0xffffff)
+        return net_err(err, errlen, -EINVAL, "vxlan %s: VNI %u is out of range 1..16777215", name,
+                       vni);
+    if (dstport > 65535)
+        return net_err(err, errlen, -EINVAL, "vxlan %s: UDP port %u is out of range", name,
+                       dstport);
+    if (!dstport)
+        dstport = NET_VXLAN_PORT;
+    if (local_ip && local_ip[0] &&
+        (nl_addr_parse(local_ip, AF_UNSPEC, &local) < 0 ||
+         (nl_addr_get_family(local) != AF_INET && nl_addr_get_family(local) != AF_INET6) ||
+         nl_addr_get_prefixlen(local) != nl_addr_get_len(local) * 8)) {
+        if (local)
+            nl_addr_put(local);
+        return net_err(err, errlen, -EINVAL,
+                       "vxlan %s: local address \"%s\" is not an IPv4 or IPv6 host address", name,
+                       local_ip);
+    }
+    if ((rc = net_nl_open(&sk, err, errlen)) < 0)
+        goto out_addr;
+    if (master_bridge && (rc = master = bridge_index(sk, name, master_bridge, err, errlen)) < 0)
+        goto out;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        rc = net_get_link(sk, name, &cur, err, errlen);
+        if (rc < 0 && rc != -ENODEV)
+            goto out;
+        if (!rc && !rtnl_link_is_vxlan(cur)) {
+            rc = net_err(err, errlen, -EEXIST, "vxlan %s: the name is taken by a %s", name,
+                         net_kind(cur));
+            goto out;
+        }
+        if (!rc && !vxlan_differs(cur, vni, local, dstport)) {
+            struct want w = {mtu, master, 1};
+            rc = reconcile(sk, cur, &w, changed, err, errlen);
+            goto out;
+        }
+        if (!rc) {
+            /* VNI, local, port and learning are fixed at creation: replace the device. */
+            if ((rc = rtnl_link_delete(sk, cur)) < 0 && rc != -NLE_NODEV) {
+                rc = net_err(err, errlen, net_nl_errno(rc),
+                             "vxlan %s: cannot delete it to change VNI/local/port: %s", name,
+                             nl_geterror(rc));
+                goto out;
+            }
+            rtnl_link_put(cur);
+            cur = NULL;
+            set_changed(changed);
+        }
+        if (!(x = vxlan_new(name, vni, local, dstport, mtu, master))) {
+            rc = net_err(err, errlen, -ENOMEM, "vxlan %s: out of memory", name);
+            goto out;
+        }
+        rc = create(sk, x, "vxlan", &raced, err, errlen);
+        rtnl_link_put(x);
+        if (rc < 0 || !raced) {
+            if (!rc)
+                set_changed(changed);
+            goto out;
+        }
+    }
+    rc = net_err(err, errlen, -EBUSY, "vxlan %s: another writer keeps recreating it", name);
+out:
+    if (cur)
+        rtnl_link_put(cur);
+    nl_socket_free(sk);
+out_addr:
+    if (local)
+        nl_addr_put(local);
+    return rc;
+}
+
+/* One all-zero-MAC FDB entry: append (like `bridge fdb append`) or delete. */
+static int fdb_modify(int ifindex, int add, const char *peer, char *why, size_t whylen)
+{
+    static const unsigned char zero[6];
+    char buf[256];
+    unsigned char dst[16];
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    struct ndmsg *ndm;
+    int v6 = strchr(peer, ':') != NULL;
+
+    why[0] = 0;
+    if (inet_pton(v6 ? AF_INET6 : AF_INET, peer, dst) != 1)
+        return -EINVAL;
+    nlh->nlmsg_type = add ? RTM_NEWNEIGH : RTM_DELNEIGH;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_APPEND : 0);
+    ndm = mnl_nlmsg_put_extra_header(nlh, sizeof *ndm);
+    ndm->ndm_family = AF_BRIDGE;
+    ndm->ndm_ifindex = ifindex;
+    ndm->ndm_state = NUD_PERMANENT;
+    ndm->ndm_flags = NTF_SELF;
+    mnl_attr_put(nlh, NDA_LLADDR, sizeof zero, zero);
+    mnl_attr_put(nlh, NDA_DST, v6 ? 16 : 4, dst);
+    return net_mnl_talk(nlh, NULL, NULL, why, whylen);
+}
+
+static int in_set(const char (*set)[NET_ADDR_STRLEN], int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(set[i], s))
+            return 1;
+    return 0;
+}
+
+int net_vxlan_set_peers(const char *name, const char *const *peers, int npeers, int *changed,
+                        char *err, size_t errlen)
+{
+    char(*want)[NET_ADDR_STRLEN] = NULL, (*have)[NET_ADDR_STRLEN] = NULL;
+    char why[200];
+    int nwant = 0, nhave = 0, rc = 0, ifindex;
+
+    if (changed)
+        *changed = 0;
+    if (npeers < 0 || (npeers && !peers))
+        return net_err(err, errlen, -EINVAL, "vxlan %s: bad peer list", name);
+    if (npeers && !(want = calloc((size_t)npeers, sizeof *want)))
+        return net_err(err, errlen, -ENOMEM, "vxlan %s: out of memory", name);
+    /* Canonical text, so any IPv6 spelling ("::0001") compares equal to the kernel's ("::1"). */
+    for (int i = 0; i < npeers; i++) {
+        unsigned char bin[16];
+        int af = peers[i] && strchr(peers[i], ':') ? AF_INET6 : AF_INET;
+
+        if (!peers[i] || inet_pton(af, peers[i], bin) != 1 ||
+            !inet_ntop(af, bin, want[nwant], NET_ADDR_STRLEN)) {
+            rc = net_err(err, errlen, -EINVAL,
+                         "vxlan %s: peer \"%s\" is not an IPv4 or IPv6 address", name,
+                         peers[i] ? peers[i] : "(null)");
+            goto out;
+        }
+        if (!in_set((const char(*)[NET_ADDR_STRLEN])want, nwant, want[nwant]))
+            nwant++;
+    }
+    if ((rc = net_vxlan_peers(name, &have, &nhave, err, errlen)) < 0)
+        goto out;
+    if (!(ifindex = (int)if_nametoindex(name))) {
+        rc = net_err(err, errlen, -ENODEV, "vxlan %s: it disappeared while being changed", name);
+        goto out;
+    }
+    for (int i = 0; i < nwant; i++) {
+        if (in_set((const char(*)[NET_ADDR_STRLEN])have, nhave, want[i]))
+            continue;
+        if ((rc = fdb_modify(ifindex, 1, want[i], why, sizeof why)) < 0) {
+            rc = net_err(err, errlen, rc,
+                         "vxlan %s: cannot add FDB entry 00:00:00:00:00:00 "
+                         "dst %s: %s%s%s",
+                         name, want[i], strerrordesc_np(-rc), why[0] ? ": " : "", why);
+            goto out;
+        }
+        set_changed(changed);
+    }
+    for (int i = 0; i < nhave; i++) {
+        if (in_set((const char(*)[NET_ADDR_STRLEN])want, nwant, have[i]))
+            continue;
+        rc = fdb_modify(ifindex, 0, have[i], why, sizeof why);
+        if (rc < 0 && rc != -ENOENT) {
+            rc = net_err(err, errlen, rc,
+                         "vxlan %s: cannot delete FDB entry "
+                         "00:00:00:00:00:00 dst %s: %s%s%s",
+                         name, have[i], strerrordesc_np(-rc), why[0] ? ": " : "", why);
+            goto out;
+        }
+        if (!rc) /* ENOENT: someone else removed it meanwhile */
+            set_changed(changed);
+        rc = 0;
+    }
+out:
+    free(want);
+    free(have);
+    return rc;
+}
+
+/* ---- veth and generic link operations ---- */
+
+int net_veth_ensure(const char *name, const char *peer, int *changed, char *err, size_t errlen)
+{
+    struct net_link l;
+    struct nl_sock *sk;
+    struct rtnl_link *v, *p;
+    int rc, raced = 0;
+
+    if (changed)
+        *changed = 0;
+    if ((rc = net_name_check("veth", name, err, errlen)) ||
+        (rc = net_name_check("veth peer", peer, err, errlen)))
+        return rc;
+    rc = net_link_get(name, &l, err, errlen);
+    if (!rc) {
+        if (strcmp(l.type, "veth") != 0)
+            rc = net_err(err, errlen, -EEXIST, "veth %s: the name is taken by a %s", name, l.type);
+        /* An empty peer: it lives in another namespace (a guest took it); accept it. */
+        else if (l.peer[0] && strcmp(l.peer, peer) != 0)
+            rc = net_err(err, errlen, -EEXIST, "veth %s: exists with peer %s, not %s", name, l.peer,
+                         peer);
+        net_link_free(&l);
+        return rc;
+    }
+    if (rc != -ENODEV)
+        return rc;
+    if (if_nametoindex(peer))
+        return net_err(err, errlen, -EEXIST, "veth %s: its peer name %s is already taken", name,
+                       peer);
+    if ((rc = net_nl_open(&sk, err, errlen)) < 0)
+        return rc;
+    if (!(v = rtnl_link_veth_alloc())) {
+        nl_socket_free(sk);
+        return net_err(err, errlen, -ENOMEM, "veth %s: out of memory", name);
+    }
+    /* Peer without a namespace attribute: it is created next to the first end, i.e. in the
+     * calling thread's namespace (a pid would name the process', not the thread's). */
+    rtnl_link_set_name(v, name);
+    p = rtnl_link_veth_get_peer(v);
+    rtnl_link_set_name(p, peer);
+    rtnl_link_put(p);
+    rc = create(sk, v, "veth", &raced, err, errlen);
+    rtnl_link_put(v);
+    nl_socket_free(sk);
+    if (raced)
+        return net_veth_ensure(name, peer, changed, err, errlen);
+    if (!rc)
+        set_changed(changed);
+    return rc;
+}
+
+/* Open a socket, read name, run fn on it. */
+static int with_link(const char *name, int *changed, char *err, size_t errlen,
+                     int (*fn)(struct nl_sock *, struct rtnl_link *, const void *, int *, char *,
+                               size_t),
+                     const void *arg)
+{
+    struct nl_sock *sk;
+    struct rtnl_link *cur;
+    int rc;
+
+    if (changed)
+        *changed = 0;
+    if ((rc = net_name_check("link", name, err, errlen)) || (rc = net_nl_open(&sk, err, errlen)))
+        return rc;
+    if ((rc = net_get_link(sk, name, &cur, err, errlen)) == 0) {
+        rc = fn(sk, cur, arg, changed, err, errlen);
+        rtnl_link_put(cur);
+    }
+    nl_socket_free(sk);
+    return rc;
+}
+
+static int do_delete(struct nl_sock *sk, struct rtnl_link *cur, const void *arg, int *changed,
+                     char *err, size_t errlen)
+{
+    int rc = rtnl_link_delete(sk, cur);
+
+    (void)arg;
+    if (rc == -NLE_NODEV || rc == -NLE_OBJ_NOTFOUND)
+        return 0;
+    if (rc < 0)
+        return net_err(err, errlen, net_nl_errno(rc), "%s: cannot delete it: %s",
+                       rtnl_link_get_name(cur), nl_geterror(rc));
+    set_changed(changed);
+    return 0;
+}
+
+int net_link_delete(const char *name, int *changed, char *err, size_t errlen)
+{
+    int rc = with_link(name, changed, err, errlen, do_delete, NULL);
+
+    if (rc != -ENODEV)
+        return rc;
+    if (err && errlen)
+        err[0] = 0;
+    return 0;
+}
+
+int net_link_set_up(const char *name, int up, int *changed, char *err, size_t errlen)
+{
+    struct want w = {0, -1, !!up};
+
+    return with_link(name, changed, err, errlen, reconcile, &w);
+}
+
+int net_link_set_mtu(const char *name, unsigned mtu, int *changed, char *err, size_t errlen)
+{
+    struct want w = {mtu, -1, -1};
+
+    if (!mtu)
+        return net_err(err, errlen, -EINVAL, "%s: MTU 0 is not valid", name);
+    return with_link(name, changed, err, errlen, reconcile, &w);
+}
+
+static int do_set_master(struct nl_sock *sk, struct rtnl_link *cur, const void *arg, int *changed,
+                         char *err, size_t errlen)
+{
+    const char *bridge = arg;
+    struct want w = {0, 0, -1};
+
+    if (bridge && bridge[0] &&
+        (w.master = bridge_index(sk, rtnl_link_get_name(cur), bridge, err, errlen)) < 0)
+        return w.master;
+    return reconcile(sk, cur, &w, changed, err, errlen);
+}
+
+int net_link_set_master(const char *name, const char *bridge, int *changed, char *err,
+                        size_t errlen)
+{
+    return with_link(name, changed, err, errlen, do_set_master, bridge);
+}
+
+int net_bridge_vlan_filtering(const char *name, int on, int *changed, char *err, size_t errlen)
+{
+    char buf[256], why[200];
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    struct ifinfomsg *ifm;
+    struct nlattr *li, *data;
+    struct net_link l;
+    int rc;
+
+    if (changed)
+        *changed = 0;
+    on = !!on;
+    if ((rc = net_link_get(name, &l, err, errlen)) < 0)
+        return rc;
+    net_link_free(&l);
+    if (strcmp(l.type, "bridge") != 0)
+        return net_err(err, errlen, -EINVAL, "%s: is a %s, not a bridge", name, l.type);
+    /* A kernel without VLAN-aware bridges does not report the flag: it is off. */
+    if (l.vlan_filtering == on || (l.vlan_filtering < 0 && !on))
+        return 0;
+    nlh->nlmsg_type = RTM_NEWLINK;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    ifm = mnl_nlmsg_put_extra_header(nlh, sizeof *ifm);
+    ifm->ifi_family = AF_UNSPEC;
+    ifm->ifi_index = l.ifindex;
+    li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+    mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
+    data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+    mnl_attr_put_u8(nlh, IFLA_BR_VLAN_FILTERING, (uint8_t)on);
+    mnl_attr_nest_end(nlh, data);
+    mnl_attr_nest_end(nlh, li);
+    rc = net_mnl_talk(nlh, NULL, NULL, why, sizeof why);
+    if (rc == -EOPNOTSUPP)
+        return net_err(err, errlen, rc,
+                       "bridge %s: cannot turn vlan_filtering %s: this kernel lacks VLAN-aware "
+                       "bridges (CONFIG_BRIDGE_VLAN_FILTERING is not set)%s%s",
+                       name, on ? "on" : "off", why[0] ? ": " : "", why);
+    if (rc < 0)
+        return net_err(err, errlen, rc, "bridge %s: cannot set vlan_filtering %d: %s%s%s", name, on,
+                       strerrordesc_np(-rc), why[0] ? ": " : "", why);
+    set_changed(changed);
+    return 0;
+}
+
+/* ---- Open vSwitch, through ovs-vsctl ---- */
+
+struct vsctl {
+    int status;    /* exit status */
+    char out[256]; /* first bytes of stdout, trailing newline removed */
+    char msg[512]; /* first bytes of stderr, trailing newline removed */
+};
+
+/* Read both pipes until both close: a full pipe must never block the child we wait for. */
+static void drain(int fds[2], char *bufs[2], const size_t caps[2])
+{
+    size_t len[2] = {0, 0};
+
+    while (fds[0] >= 0 || fds[1] >= 0) {
+        struct pollfd p[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
+        char tmp[512];
+
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < 2; i++) {
+            ssize_t n;
+
+            if (fds[i] < 0 || !p[i].revents)
+                continue;
+            if ((n = read(fds[i], tmp, sizeof tmp)) < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                close(fds[i]);
+                fds[i] = -1;
+                continue;
+            }
+            size_t k = (size_t)n < caps[i] - 1 - len[i] ? (size_t)n : caps[i] - 1 - len[i];
+            memcpy(bufs[i] + len[i], tmp, k);
+            bufs[i][len[i] += k] = 0;
+        }
+    }
+    for (int i = 0; i < 2; i++) /* ovs-vsctl quotes strings: compare bare values */
+        while (len[i] && strchr("\n\"", bufs[i][len[i] - 1]))
+            bufs[i][--len[i]] = 0;
+}
+
+/* Run ovs-vsctl with args (NULL-terminated): 0 with r filled in, or -errno when it could not
+ * run, -ETIMEDOUT when its --timeout fired. argv is built before fork() so the child only
+ * makes async-signal-safe calls: the caller may be multithreaded. */
+static int vsctl_run(const char *const *args, struct vsctl *r, char *err, size_t errlen)
+{
+    const char *argv[24], *rundir = getenv("OVS_RUNDIR");
+    char db[300];
+    int out[2] = {-1, -1}, ep[2] = {-1, -1}, n = 0, first, st;
+    pid_t pid = -1;
+
+    memset(r, 0, sizeof *r);
+    argv[n++] = "ovs-vsctl";
+    argv[n++] = "--timeout=5";
+    if (rundir && rundir[0]) {
+        snprintf(db, sizeof db, "--db=unix:%s/db.sock", rundir);
+        argv[n++] = db;
+    }
+    first = n;
+    while (*args && n < (int)(sizeof argv / sizeof argv[0]) - 1)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    if (pipe2(out, O_CLOEXEC) || pipe2(ep, O_CLOEXEC) || (pid = fork()) < 0) {
+        st = -errno;
+        for (int i = 0; i < 2; i++) {
+            if (out[i] >= 0)
+                close(out[i]);
+            if (ep[i] >= 0)
+                close(ep[i]);
+        }
+        return net_err(err, errlen, st, "cannot run ovs-vsctl: %s", strerrordesc_np(-st));
+    }
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDONLY);
+
+        if (nul >= 0)
+            dup2(nul, 0);
+        dup2(out[1], 1);
+        dup2(ep[1], 2);
+        execvp(argv[0], (char *const *)argv);
+        _exit(127); /* the shell's "command not found"; ovs-vsctl never exits so itself */
+    }
+    close(out[1]);
+    close(ep[1]);
+    drain((int[2]){out[0], ep[0]}, (char *[2]){r->out, r->msg},
+          (const size_t[2]){sizeof r->out, sizeof r->msg});
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return net_err(err, errlen, -errno, "ovs-vsctl: lost the child: %s",
+                           strerrordesc_np(errno));
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+        return net_err(err, errlen, -ENOENT,
+                       "ovs-vsctl is not installed (not in PATH): install openvswitch-switch");
+    if (WIFSIGNALED(st))
+        return net_err(err, errlen, -ETIMEDOUT,
+                       "ovs-vsctl %s: no answer within 5 s (%s): is ovs-vswitchd running?",
+                       argv[first], sigdescr_np(WTERMSIG(st)));
+    r->status = WEXITSTATUS(st);
+    if (r->status && strstr(r->msg, "database connection failed"))
+        return net_err(err, errlen, -ENOENT,
+                       "cannot reach the OVS database (%s; is ovsdb-server running, is "
+                       "OVS_RUNDIR right?): %s",
+                       rundir ? "OVS_RUNDIR set" : "default rundir", r->msg);
+    return 0;
+}
+
+/* A command that must succeed (exit 0). */
+static int vsctl_ok(const char *what, const char *const *args, struct vsctl *r, char *err,
+                    size_t errlen)
+{
+    int rc = vsctl_run(args, r, err, errlen);
+
+    if (rc < 0)
+        return rc;
+    if (r->status)
+        return net_err(err, errlen, -EIO, "%s: ovs-vsctl failed (exit %d): %s", what, r->status,
+                       r->msg[0] ? r->msg : "no message");
+    return 0;
+}
+
+/* 1 if the bridge exists, 0 if not (br-exists exits 2 for that), or -errno. */
+static int ovs_bridge_exists(const char *name, char *err, size_t errlen)
+{
+    const char *args[] = {"br-exists", name, NULL};
+    struct vsctl r;
+    int rc = vsctl_run(args, &r, err, errlen);
+
+    if (rc < 0)
+        return rc;
+    if (r.status == 0 || r.status == 2)
+        return r.status == 0;
+    return net_err(err, errlen, -EIO, "OVS bridge %s: br-exists failed (exit %d): %s", name,
+                   r.status, r.msg);
+}
+
+static int word_ok(const char *s)
+{
+    return s && s[0] && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == strlen(s);
+}
+
+int net_ovs_bridge_ensure(const char *name, const char *datapath_type, int *changed, char *err,
+                          size_t errlen)
+{
+    char what[64], dp[64];
+    struct vsctl r;
+    int rc;
+
+    if (changed)
+        *changed = 0;
+    if ((rc = net_name_check("OVS bridge", name, err, errlen)))
+        return rc;
+    if (datapath_type && !word_ok(datapath_type))
+        return net_err(err, errlen, -EINVAL, "OVS bridge %s: bad datapath type \"%s\"", name,
+                       datapath_type);
+    snprintf(what, sizeof what, "OVS bridge %s", name);
+    snprintf(dp, sizeof dp, "datapath_type=%s", datapath_type ? datapath_type : "");
+    if ((rc = ovs_bridge_exists(name, err, errlen)) < 0)
+        return rc;
+    if (!rc) {
+        /* datapath_type in the same transaction: vswitchd must never try the other one. */
+        const char *add[] = {"--may-exist", "add-br", name, "--", "set", "bridge", name, dp, NULL};
+        if (!datapath_type)
+            add[3] = NULL;
+        if ((rc = vsctl_ok(what, add, &r, err, errlen)) == 0)
+            set_changed(changed);
+        return rc;
+    }
+    if (!datapath_type)
+        return 0;
+    const char *get[] = {"get", "bridge", name, "datapath_type", NULL};
+    if ((rc = vsctl_ok(what, get, &r, err, errlen)) < 0)
+        return rc;
+    if (!strcmp(r.out + (r.out[0] == '"'), datapath_type))
+        return 0;
+    const char *set[] = {"set", "bridge", name, dp, NULL};
+    if ((rc = vsctl_ok(what, set, &r, err, errlen)) == 0)
+        set_changed(changed);
+    return rc;
+}
+
+int net_ovs_port_ensure(const char *bridge, const char *port, int tag, int *changed, char *err,
+                        size_t errlen)
+{
+    char what[64], tagarg[16], want[16];
+    struct vsctl r;
+    int rc;
+
+    if (changed)
+        *changed = 0;
+    if ((rc = net_name_check("OVS bridge", bridge, err, errlen)) ||
+        (rc = net_name_check("OVS port", port, err, errlen)))
+        return rc;
+    if (tag < 0 || tag > 4094)
+        return net_err(err, errlen, -EINVAL, "OVS port %s: VLAN tag %d is out of range 0..4094",
+                       port, tag);
+    snprintf(what, sizeof what, "OVS port %s", port);
+    snprintf(tagarg, sizeof tagarg, "tag=%d", tag);
+    snprintf(want, sizeof want, tag ? "%d" : "[]", tag);
+    if ((rc = ovs_bridge_exists(bridge, err, errlen)) <= 0)
+        return rc ? rc
+                  : net_err(err, errlen, -ENODEV, "%s: OVS bridge %s does not exist", what, bridge);
+    const char *where[] = {"port-to-br", port, NULL};
+    if ((rc = vsctl_run(where, &r, err, errlen)) < 0)
+        return rc;
+    if (r.status || strcmp(r.out, bridge) != 0) {
+        /* Missing, or on another bridge: one transaction moves it, so it is never lost. */
+        const char *add[] = {"--if-exists", "del-port", port,   "--", "add-port",
+                             bridge,        port,       tagarg, NULL};
+        if (!tag)
+            add[7] = NULL;
+        if ((rc = vsctl_ok(what, add, &r, err, errlen)) < 0)
+            return rc;
+        set_changed(changed);
+    } else {
+        const char *get[] = {"get", "port", port, "tag", NULL};
+        if ((rc = vsctl_ok(what, get, &r, err, errlen)) < 0)
+            return rc;
+        if (strcmp(r.out, want) != 0) {
+            const char *set[] = {"set", "port", port, tagarg, NULL};
+            const char *clear[] = {"clear", "port", port, "tag", NULL};
+            if ((rc = vsctl_ok(what, tag ? set : clear, &r, err, errlen)) < 0)
+                return rc;
+            set_changed(changed);
+        }
+    }
+    /* vswitchd records why it could not attach the device; an attached port has none. */
+    const char *iferr[] = {"get", "interface", port, "error", NULL};
+    if ((rc = vsctl_ok(what, iferr, &r, err, errlen)) < 0)
+        return rc;
+    if (strcmp(r.out, "[]") != 0)
+        return net_err(err, errlen, -ENODEV, "%s: ovs-vswitchd cannot use it: %s", what,
+                       r.out + (r.out[0] == '"'));
+    return 0;
+}
+
+int net_ovs_port_delete(const char *port, int *changed, char *err, size_t errlen)
+{
+    char what[64];
+    const char *where[] = {"port-to-br", port, NULL};
+    const char *del[] = {"--if-exists", "del-port", port, NULL};
+    struct vsctl r;
+    int rc;
+
+    if (changed)
+        *changed = 0;
+    if ((rc = net_name_check("OVS port", port, err, errlen)))
+        return rc;
+    snprintf(what, sizeof what, "OVS port %s", port);
+    if ((rc = vsctl_run(where, &r, err, errlen)) < 0 || r.status)
+        return rc; /* absent is not an error */
+    if ((rc = vsctl_ok(what, del, &r, err, errlen)) == 0)
+        set_changed(changed);
+    return rc;
+}
