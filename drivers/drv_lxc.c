@@ -106,9 +106,8 @@ static const struct {
     const char *verb;
     int (*run)(const struct drv_guest *g, int argc, char **argv, char *err, size_t n);
 } verbs[] = {
-    {"start", a_start},     {"stop", a_stop},       {"shutdown", a_shutdown},
-    {"reboot", a_reboot},   {"suspend", a_suspend}, {"resume", a_resume},
-    {"apply", a_apply},     {"forget", a_forget},
+    {"start", a_start},     {"stop", a_stop},     {"shutdown", a_shutdown}, {"reboot", a_reboot},
+    {"suspend", a_suspend}, {"resume", a_resume}, {"apply", a_apply},       {"forget", a_forget},
 };
 
 static int c_action(const struct drv_guest *g, const char *verb, int argc, char **argv, char *err,

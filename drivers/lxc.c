@@ -148,7 +148,7 @@ static void ips_of(int pid, char *out, size_t len)
             if (d) {
                 snprintf(last, sizeof(last), "%s", d + 4);
                 last[strcspn(last, "\n ")] = 0;
-            } else if (strstr(line, "/32 host LOCAL") && last[0] && strncmp(last, "127.", 4) &&
+            } else if (strstr(line, "/32 host LOCAL") && last[0] && strncmp(last, "127.", 4) != 0 &&
                        !strstr(out, last) && used + strlen(last) + 2 < len) {
                 used += (size_t)snprintf(out + used, len - used, "%s%s", used ? " " : "", last);
             }
@@ -163,8 +163,8 @@ static void ips_of(int pid, char *out, size_t len)
             char a[48];
             if (scope != 0 || used + 42 >= len) /* global scope only */
                 continue;
-            snprintf(a, sizeof(a), "%.4s:%.4s:%.4s:%.4s:%.4s:%.4s:%.4s:%.4s", hex, hex + 4,
-                     hex + 8, hex + 12, hex + 16, hex + 20, hex + 24, hex + 28);
+            snprintf(a, sizeof(a), "%.4s:%.4s:%.4s:%.4s:%.4s:%.4s:%.4s:%.4s", hex, hex + 4, hex + 8,
+                     hex + 12, hex + 16, hex + 20, hex + 24, hex + 28);
             used += (size_t)snprintf(out + used, len - used, "%s%s", used ? " " : "", a);
         }
         fclose(f);

@@ -24,10 +24,10 @@
 /* What lxc_conf_build needs beyond the pct config. */
 struct lxc_conf_opts {
     const char *ctid;
-    const char *cgroup;      /* container cgroups go to <cgroup>/<ctid> */
-    int cgroup2_memory;      /* the v2 hierarchy has the memory controller (use lxc.cgroup2.*) */
-    int memsw;               /* v1 memory.memsw exists (swap can be limited) */
-    int apparmor;            /* the kernel has AppArmor */
+    const char *cgroup; /* container cgroups go to <cgroup>/<ctid> */
+    int cgroup2_memory; /* the v2 hierarchy has the memory controller (use lxc.cgroup2.*) */
+    int memsw;          /* v1 memory.memsw exists (swap can be limited) */
+    int apparmor;       /* the kernel has AppArmor */
     int host_cpus;
     const char *halt_signal; /* what the rootfs's init takes as "power off" */
     qemu_resolve_fn resolve; /* volids of rootfs and mount points */
@@ -69,8 +69,8 @@ int lxc_cg_read(const struct lxc_cg_layout *l, const char *dir, struct lxc_cg_fi
  * LXC refuses to start while they exist. */
 void lxc_cg_prune(const char *dir);
 /* Freezes (on = 1) or thaws dir and waits up to timeout_ms for it to settle. */
-int lxc_cg_freeze(const struct lxc_cg_layout *l, const char *dir, int on, int timeout_ms,
-                  char *err, size_t errlen);
+int lxc_cg_freeze(const struct lxc_cg_layout *l, const char *dir, int on, int timeout_ms, char *err,
+                  size_t errlen);
 
 /* ---- the worker (lxc_worker.c) ---- */
 
@@ -81,8 +81,8 @@ int lxc_worker_spawn(const char *lxcpath, char *err, size_t errlen);
 /* Runs op for ctid in the worker; arg is a timeout in seconds (shutdown, reboot). Fills
  * *pid with the init pid after a start. For ATTACH, cmd is a shell command and out gets
  * its output (up to outlen) and *pid its exit status. 0 or -errno with err. */
-int lxc_worker_call(enum lxc_op op, const char *ctid, int arg, const char *cmd, int *pid,
-                    char *out, size_t outlen, char *err, size_t errlen);
+int lxc_worker_call(enum lxc_op op, const char *ctid, int arg, const char *cmd, int *pid, char *out,
+                    size_t outlen, char *err, size_t errlen);
 int lxc_worker_ready(void);
 
 /* ---- the driver (lxc.c) ---- */

@@ -83,7 +83,7 @@ static uint64_t num_at(const char *path)
 /* Value of "key N" in a flat-keyed file (cpu.stat, cgroup.events). */
 static int keyed(const char *path, const char *key, uint64_t *v)
 {
-    char b[2048];
+    char b[2048] = "";
     size_t n = strlen(key);
 
     if (read_small(path, b, sizeof(b)) <= 0)
@@ -109,7 +109,7 @@ static int ppid_of(int pid)
 /* The container's init: the member of cgroup.procs whose parent is not a member. */
 static int find_init(const char *procs)
 {
-    char buf[16384];
+    char buf[16384] = "";
     int pids[1024], n = 0;
 
     if (read_small(procs, buf, sizeof(buf)) <= 0)
@@ -193,8 +193,8 @@ static int write_str(const char *path, const char *s)
     return rc;
 }
 
-int lxc_cg_freeze(const struct lxc_cg_layout *l, const char *dir, int on, int timeout_ms,
-                  char *err, size_t errlen)
+int lxc_cg_freeze(const struct lxc_cg_layout *l, const char *dir, int on, int timeout_ms, char *err,
+                  size_t errlen)
 {
     char p[512];
     int rc;
@@ -218,7 +218,7 @@ int lxc_cg_freeze(const struct lxc_cg_layout *l, const char *dir, int on, int ti
             return snprintf(err, errlen, "the container stopped"), -ESRCH;
         if (f.frozen == on)
             return 0;
-        struct timespec ts = {0, 5 * 1000 * 1000};
+        struct timespec ts = {0, 5L * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     return snprintf(err, errlen, "the cgroup did not %s within %d ms", on ? "freeze" : "thaw",

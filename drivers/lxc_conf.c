@@ -12,7 +12,7 @@
 #include "lxc.h"
 
 #define MAX_NET 32
-#define MAX_MP 256
+#define MAX_MP  256
 
 void lxc_veth_name(const char *ctid, int n, char *buf, size_t len)
 {
@@ -90,8 +90,7 @@ static int net_line(struct pv_buf *out, const struct lxc_conf_opts *o, int n, co
     if (prop(v, "type", t, sizeof(t)) && strcmp(t, "veth") != 0)
         return snprintf(err, errlen, "net%d: type %s; only veth is supported", n, t), -EOPNOTSUPP;
     if (!prop(v, "name", name, sizeof(name)))
-        return snprintf(err, errlen, "net%d: needs name=<interface in the container>", n),
-               -EINVAL;
+        return snprintf(err, errlen, "net%d: needs name=<interface in the container>", n), -EINVAL;
     lxc_veth_name(o->ctid, n, veth, sizeof(veth));
     pv_buf_printf(out, "lxc.net.%d.type = veth\nlxc.net.%d.name = %s\nlxc.net.%d.veth.pair = %s\n",
                   n, n, name, n, veth);
@@ -125,8 +124,7 @@ static int mp_line(struct pv_buf *out, const struct lxc_conf_opts *o, const char
 
     volume_of(v, vol, sizeof(vol));
     if (!prop(v, "mp", mp, sizeof(mp)) || mp[0] != '/')
-        return snprintf(err, errlen, "%s: needs mp=<absolute path in the container>", key),
-               -EINVAL;
+        return snprintf(err, errlen, "%s: needs mp=<absolute path in the container>", key), -EINVAL;
     if ((rc = resolve_path(o, key, vol, path, sizeof(path), err, errlen)))
         return rc;
     prop(v, "ro", ro, sizeof(ro));
@@ -136,8 +134,22 @@ static int mp_line(struct pv_buf *out, const struct lxc_conf_opts *o, const char
 }
 
 /* The pct keys that turn into LXC settings; the others are pvefs's or the guest's. */
-enum key_kind { K_ARCH, K_HOST, K_MEM, K_SWAP, K_CORES, K_CPULIMIT, K_CPUUNITS, K_ROOTFS,
-                K_MP, K_NET, K_TTY, K_UNPRIV, K_RAW, K_OTHER };
+enum key_kind {
+    K_ARCH,
+    K_HOST,
+    K_MEM,
+    K_SWAP,
+    K_CORES,
+    K_CPULIMIT,
+    K_CPUUNITS,
+    K_ROOTFS,
+    K_MP,
+    K_NET,
+    K_TTY,
+    K_UNPRIV,
+    K_RAW,
+    K_OTHER
+};
 
 static const struct {
     const char *key;
@@ -238,8 +250,9 @@ int lxc_conf_build(const char *config, size_t len, const struct lxc_conf_opts *o
                 if (o->cgroup2_memory)
                     pv_buf_printf(out, "lxc.cgroup2.cpu.max = %lld 100000\n", quota);
                 else
-                    pv_buf_printf(out, "lxc.cgroup.cpu.cfs_period_us = 100000\n"
-                                       "lxc.cgroup.cpu.cfs_quota_us = %lld\n",
+                    pv_buf_printf(out,
+                                  "lxc.cgroup.cpu.cfs_period_us = 100000\n"
+                                  "lxc.cgroup.cpu.cfs_quota_us = %lld\n",
                                   quota);
             }
             break;
@@ -279,8 +292,9 @@ int lxc_conf_build(const char *config, size_t len, const struct lxc_conf_opts *o
         case K_UNPRIV:
             if (strcmp(val, "1") == 0)
                 rc = (snprintf(err, errlen,
-                              "unprivileged: 1: this driver runs privileged containers only "
-                              "(set unprivileged: 0)"), -EOPNOTSUPP);
+                               "unprivileged: 1: this driver runs privileged containers only "
+                               "(set unprivileged: 0)"),
+                      -EOPNOTSUPP);
             break;
         case K_RAW:
             pv_buf_printf(out, "%.*s = %s\n", (int)kl, p, val);

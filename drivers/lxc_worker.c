@@ -112,7 +112,8 @@ static int op_attach(struct lxc_container *c, const char *cmd, struct lxc_rep *r
         return -EIO;
     }
     close(pfd[1]);
-    while (got + 1 < sizeof(r->out) && (n = read(pfd[0], r->out + got, sizeof(r->out) - 1 - got)) > 0)
+    while (got + 1 < sizeof(r->out) &&
+           (n = read(pfd[0], r->out + got, sizeof(r->out) - 1 - got)) > 0)
         got += (size_t)n;
     r->out[got] = 0;
     close(pfd[0]);
@@ -152,14 +153,16 @@ static int op_run(const struct lxc_req *q, struct lxc_rep *r)
     case LXC_OP_SHUTDOWN:
         if (c->is_running(c) && !c->shutdown(c, q->arg))
             rc = (snprintf(r->err, sizeof(r->err), "ct %s still running after %d s", q->ctid,
-                          q->arg), -ETIMEDOUT);
+                           q->arg),
+                  -ETIMEDOUT);
         break;
     case LXC_OP_REBOOT:
         if (!c->is_running(c))
             rc = (snprintf(r->err, sizeof(r->err), "ct %s is not running", q->ctid), -EINVAL);
         else if (!c->reboot2(c, q->arg))
             rc = (snprintf(r->err, sizeof(r->err), "ct %s did not reboot within %d s", q->ctid,
-                          q->arg), -ETIMEDOUT);
+                           q->arg),
+                  -ETIMEDOUT);
         break;
     case LXC_OP_ATTACH:
         if (!c->is_running(c))
@@ -180,8 +183,8 @@ static int recv_req(int fd, struct lxc_req *q, int *reply)
 {
     char cbuf[CMSG_SPACE(sizeof(int))];
     struct iovec iov = {q, sizeof(*q)};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                       .msg_controllen = sizeof(cbuf)};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
     struct cmsghdr *c;
     ssize_t n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
 
@@ -205,7 +208,7 @@ static void worker_main(int fd)
         fprintf(stderr, "pvefs-lxc: %s; containers may miss bridges or cgroups\n", err);
     signal(SIGCHLD, SIG_IGN); /* request children reap themselves */
     for (;;) {
-        struct lxc_req q;
+        struct lxc_req q = {0};
         int reply = -1, got = recv_req(fd, &q, &reply);
         if (got < 0)
             _exit(0); /* the daemon is gone */
@@ -253,14 +256,14 @@ int lxc_worker_spawn(const char *lxcpath, char *err, size_t errlen)
     return 0;
 }
 
-int lxc_worker_call(enum lxc_op op, const char *ctid, int arg, const char *cmd, int *pid,
-                    char *out, size_t outlen, char *err, size_t errlen)
+int lxc_worker_call(enum lxc_op op, const char *ctid, int arg, const char *cmd, int *pid, char *out,
+                    size_t outlen, char *err, size_t errlen)
 {
     struct lxc_req q = {.op = (int)op, .arg = arg};
     char cbuf[CMSG_SPACE(sizeof(int))] = {0};
     struct iovec iov = {&q, sizeof(q)};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                       .msg_controllen = sizeof(cbuf)};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
     struct cmsghdr *c = CMSG_FIRSTHDR(&m);
     struct lxc_rep *r;
     struct pollfd pf;

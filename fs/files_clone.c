@@ -57,7 +57,7 @@ static const struct {
     {"ide", 1, K_DISK},        {"efidisk", 1, K_DISK}, {"tpmstate", 1, K_DISK},
     {"template", 0, K_DROP},   {"parent", 0, K_DROP},  {"lock", 0, K_DROP},
     {"unused", 1, K_DROP},     {"name", 0, K_NAME},    {"smbios1", 0, K_SMBIOS},
-    {"vmgenid", 0, K_VMGENID}, {"rootfs", 0, K_DISK},    {"mp", 1, K_DISK},
+    {"vmgenid", 0, K_VMGENID}, {"rootfs", 0, K_DISK},  {"mp", 1, K_DISK},
     {"hostname", 0, K_NAME},   {"net", 1, K_NET},
 };
 
@@ -213,7 +213,8 @@ int guest_template(const struct pv_obj *o, struct pv_err *e)
     if (in_main)
         pv_buf_printf(&b, "template: 1\n");
     free(doc);
-    rc = b.oom ? pv_fail(e, ENOMEM, "out of memory") : guest_store_config(o->fs, o->dir, SCHEMA(o), b.p, b.len, e);
+    rc = b.oom ? pv_fail(e, ENOMEM, "out of memory")
+               : guest_store_config(o->fs, o->dir, SCHEMA(o), b.p, b.len, e);
     pv_buf_free(&b);
     if (!rc)
         clog_append(guest_kind(o), "%s %s on %s is a template now", guest_kind(o), o->name,
@@ -462,8 +463,8 @@ int guest_clone(const struct pv_obj *o, const char *newid, const char *mode, str
         goto out;
     }
     clog_append(guest_kind(o), "cloned %s %s to %s on %s (%d disk%s, %s)", guest_kind(o), o->name,
-                newid, o->fs->node,
-                j->n, j->n == 1 ? "" : "s", j->linked ? "linked where the storage can" : "full");
+                newid, o->fs->node, j->n, j->n == 1 ? "" : "s",
+                j->linked ? "linked where the storage can" : "full");
     notify_kick(o->fs);
 out:
     pv_buf_free(&b);

@@ -200,8 +200,7 @@ static int has_section(const char *doc, size_t len, const char *name)
 }
 
 /* The parent key of section (NULL: main). */
-static void section_parent(const char *doc, size_t len, const char *section, char *out,
-                           size_t olen)
+static void section_parent(const char *doc, size_t len, const char *section, char *out, size_t olen)
 {
     int in = section == NULL;
     size_t sl = section ? strlen(section) : 0;
@@ -338,7 +337,7 @@ int lxc_snap_verb(const struct pv_obj *o, const char *verb, const char *name, st
     struct pv_buf b = {0};
     size_t len = 0;
     char *doc;
-    int rc = -EINVAL;
+    int rc;
     size_t i;
 
     for (i = 0; i < sizeof(snap_verbs) / sizeof(snap_verbs[0]); i++)

@@ -98,8 +98,7 @@ static int ct_volumes_reach(const struct pv_obj *o, const char *target, struct p
  * A container moves in restart mode, as Proxmox's pct migrate --restart: a clean
  * shutdown here, the directory moves, and the target starts it.
  */
-static int ct_migrate(const struct pv_obj *o, const char *target, const char *st,
-                      struct pv_err *e)
+static int ct_migrate(const struct pv_obj *o, const char *target, const char *st, struct pv_err *e)
 {
     static char *shut[] = {"30", "--force"};
     const struct drv_guest_ops *d = drv_guest("lxc");
@@ -110,8 +109,8 @@ static int ct_migrate(const struct pv_obj *o, const char *target, const char *st
     if ((rc = ct_volumes_reach(o, target, e)))
         return rc;
     guest_of(o, &g);
-    if (running && strcmp(st, "paused") == 0 && (rc = d->action(&g, "resume", 0, NULL, e->msg,
-                                                                sizeof(e->msg))))
+    if (running && strcmp(st, "paused") == 0 &&
+        (rc = d->action(&g, "resume", 0, NULL, e->msg, sizeof(e->msg))))
         return pv_fail(e, -rc, "%s", e->msg);
     if (running && (rc = d->action(&g, "shutdown", 2, shut, e->msg, sizeof(e->msg))))
         return pv_fail(e, -rc, "%s", e->msg);
@@ -125,7 +124,7 @@ static int ct_migrate(const struct pv_obj *o, const char *target, const char *st
                 running ? "restart" : "config");
     if (running) {
         uint64_t dir = o->dir; /* the directory keeps its inode across the rename */
-        if ((rc = fs_cmd(o->fs, dir, "ctl", "start", 5, e)))
+        if (fs_cmd(o->fs, dir, "ctl", "start", 5, e))
             return pv_fail(e, e->err, "ct %s moved to %s but did not start there: %s", o->name,
                            target, e->msg);
     }

@@ -387,7 +387,7 @@ static const struct {
 
 #define VOLUME_USAGE                                                                               \
     "free, resize <[+]size>, snapshot <name>, delsnapshot <name>, rollback <name>, "               \
-    "protect <name>, unprotect <name>, clone <volume> [<snapshot>], flatten, refresh, "     \
+    "protect <name>, unprotect <name>, clone <volume> [<snapshot>], flatten, refresh, "            \
     "extract <storage>:vztmpl/<file>"
 
 int volume_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e)

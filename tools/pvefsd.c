@@ -92,12 +92,9 @@ static void start_guest_drivers(struct fs *fs, const struct opts *o)
 static int parse(int argc, char **argv, struct opts *o)
 {
     static const struct option longopts[] = {
-        {"local", no_argument, NULL, 'l'},
-        {"node", required_argument, NULL, 'n'},
-        {"data", required_argument, NULL, 'D'},
-        {"libvirt", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"local", no_argument, NULL, 'l'},      {"node", required_argument, NULL, 'n'},
+        {"data", required_argument, NULL, 'D'}, {"libvirt", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
     };
     int c;
 

@@ -26,7 +26,9 @@ static int fake_resolve(void *arg, const char *volid, struct qemu_disk *out, cha
     out->kind = QD_FILE;
     snprintf(out->path, sizeof(out->path), "/stor/%.*s/%s", (int)(c - volid), volid, name);
     snprintf(out->format, sizeof(out->format), "%s",
-             strstr(name, ".raw") ? "raw" : strstr(name, ".qcow2") ? "qcow2" : "subvol");
+             strstr(name, ".raw")     ? "raw"
+             : strstr(name, ".qcow2") ? "qcow2"
+                                      : "subvol");
     return 0;
 }
 
