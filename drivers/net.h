@@ -131,6 +131,10 @@ int net_ovs_port_ensure(const char *bridge, const char *port, int tag, int *chan
 int net_ovs_port_delete(const char *port, int *changed, char *err, size_t errlen);
 
 /* Shared by net_link.c and net_apply.c; not for callers. */
+/* Addresses (net_addr.c): cidr is "10.0.0.1/24" or "fd00::1/64". */
+int net_addr_ensure(const char *ifname, const char *cidr, int *changed, char *err, size_t errlen);
+int net_addr_remove(const char *ifname, const char *cidr, int *changed, char *err, size_t errlen);
+
 struct nl_sock;
 struct nlmsghdr;
 struct rtnl_link;

@@ -42,6 +42,20 @@ void qemu_config_after(const struct pv_obj *o);
 int lxc_config_before(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e);
 void lxc_event(void *arg, const char *ctid, const char *state, const char *why);
 void guest_mirror_snaps(const struct pv_obj *o);
+
+/* sdn/ (files_sdn.c, sdn_mon.c) */
+int sdn_config_before(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e);
+int sdn_id_ok(const char *name, struct pv_err *e);
+int sdn_subnet_ok(const char *name, struct pv_err *e);
+int sdn_zone_destroy(const struct pv_obj *o, struct pv_err *e);
+int sdn_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e);
+int sdn_status_render(const struct pv_obj *o, struct pv_buf *out);
+int sdn_vnet_status_render(const struct pv_obj *o, struct pv_buf *out);
+/* The running text (malloc'd) and its generation; NULL if never applied. */
+char *sdn_running(struct fs *fs, uint64_t *generation);
+void sdn_mon_publish_lines(struct pv_buf *out);
+int sdn_mon_start(struct fs *fs);
+void sdn_mon_stop(void);
 int lxc_snap_verb(const struct pv_obj *o, const char *verb, const char *name, struct pv_err *e);
 /* Disk keys of a guest's config that name volumes: scsiN... for VMs, rootfs and mpN for
  * containers. */

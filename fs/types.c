@@ -167,6 +167,28 @@ static const struct pv_sub volume_subs[] = {{"snapshots", T_VOL_SNAPS}, {NULL, 0
 static const struct pv_sub ceph_subs[] = {
     {"pools", T_CEPH_POOLS}, {"osds", T_CEPH_OSDS}, {NULL, 0}};
 static const struct pv_sub sdn_subs[] = {{"zones", T_ZONES}, {"vnets", T_VNETS}, {NULL, 0}};
+static const struct pv_sub vnet_subs[] = {{"subnets", T_SUBNETS}, {NULL, 0}};
+
+static const struct pv_file sdn_files[] = {
+    PV_CTL("ctl", sdn_ctl_apply),
+    PV_STATUS("status", sdn_status_render, PF_VOLATILE),
+    PV_RECORD("running"),
+    PV_END,
+};
+
+#define SDN_CONFIG(s)                                                                              \
+    {                                                                                              \
+        .name = "config", .mode = 0644, .kind = PK_CONFIG, .schema = (s),                          \
+        .before_commit = sdn_config_before                                                         \
+    }
+
+static const struct pv_file zone_files[] = {SDN_CONFIG(&conf_zone_schema), PV_END};
+static const struct pv_file vnet_files[] = {
+    SDN_CONFIG(&conf_vnet_schema),
+    PV_STATUS("status", sdn_vnet_status_render, PF_VOLATILE),
+    PV_END,
+};
+static const struct pv_file subnet_files[] = {SDN_CONFIG(&conf_subnet_schema), PV_END};
 static const struct pv_sub ha_subs[] = {
     {"groups", T_HA_GROUPS}, {"resources", T_HA_RESOURCES}, {NULL, 0}};
 
@@ -211,9 +233,14 @@ static const struct pv_type types[T_MAX] = {
     [T_CEPH_OSDS] = {"ceph-osds", 0755, NOFILES, NOSUBS,
                      .nomkdir = "OSDs are made with Ceph's own tools; they show here"},
     [T_CEPH_OSD] = {"ceph-osd", 0755, ceph_osd_files, NOSUBS},
-    [T_SDN] = {"sdn", 0755, NOFILES, sdn_subs},
-    [T_ZONES] = {"sdn-zones", 0755, NOFILES, NOSUBS, .nomkdir = LATER("SDN driver")},
-    [T_VNETS] = {"sdn-vnets", 0755, NOFILES, NOSUBS, .nomkdir = LATER("SDN driver")},
+    [T_SDN] = {"sdn", 0755, sdn_files, sdn_subs},
+    [T_ZONES] = {"sdn-zones", 0755, NOFILES, NOSUBS, T_ZONE, .name_ok = sdn_id_ok},
+    [T_ZONE] = {"sdn-zone", 0755, zone_files, NOSUBS, .flags = PT_SCRATCH | PT_RMDIR,
+                .destroy = sdn_zone_destroy},
+    [T_VNETS] = {"sdn-vnets", 0755, NOFILES, NOSUBS, T_VNET, .name_ok = sdn_id_ok},
+    [T_VNET] = {"sdn-vnet", 0755, vnet_files, vnet_subs, .flags = PT_SCRATCH | PT_RMDIR},
+    [T_SUBNETS] = {"sdn-subnets", 0755, NOFILES, NOSUBS, T_SUBNET, .name_ok = sdn_subnet_ok},
+    [T_SUBNET] = {"sdn-subnet", 0755, subnet_files, NOSUBS, .flags = PT_SCRATCH | PT_RMDIR},
     [T_HA] = {"ha", 0755, NOFILES, ha_subs},
     [T_HA_GROUPS] = {"ha-groups", 0755, NOFILES, NOSUBS, .nomkdir = LATER("HA manager")},
     [T_HA_RESOURCES] = {"ha-resources", 0755, NOFILES, NOSUBS, .nomkdir = LATER("HA manager")},

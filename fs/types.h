@@ -56,6 +56,10 @@ enum pv_type_id {
     T_CEPH_POOL,
     T_CEPH_OSD,
     T_GSNAP, /* nodes/<node>/{qemu,lxc}/<id>/snapshots/<name> */
+    T_ZONE,    /* sdn/zones/<zone> */
+    T_VNET,    /* sdn/vnets/<vnet> */
+    T_SUBNETS, /* sdn/vnets/<vnet>/subnets */
+    T_SUBNET,  /* sdn/vnets/<vnet>/subnets/<subnet> */
     T_MAX
 };
 

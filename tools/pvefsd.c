@@ -266,6 +266,8 @@ int main(int argc, char **argv)
     start_guest_drivers(&fs, &o);
     if (stor_mon_start(&fs))
         fprintf(stderr, "pvefsd: cannot start the storage monitor; storage status stays empty\n");
+    if (sdn_mon_start(&fs))
+        fprintf(stderr, "pvefsd: cannot start the SDN agent; sdn/ is not applied here\n");
     if (!o.local && pthread_create(&skel, NULL, skeleton_main, &fs) == 0)
         have_skel = 1;
     clog_append("pvefsd", "node %s serving %s (data %s, %s mode)", o.node, o.mnt, o.data,
@@ -278,6 +280,7 @@ int main(int argc, char **argv)
     }
     clog_append("pvefsd", "stopping");
     stor_mon_stop(&fs);
+    sdn_mon_stop();
     drv_qemu_stop();
     drv_lxc_stop();
     notify_stop(&fs);

@@ -274,9 +274,9 @@ def test_symlinks(pvefs):
     assert stat.S_IMODE(os.stat(d.p("priv")).st_mode) == 0o700
 
 
-def test_guest_state_ctl_not_supported(pvefs):
-    """Containers have no driver yet: every action is ENOTSUP and says so. A VM whose disks
-    name a storage that does not exist cannot start, and the error names the volume."""
+def test_guest_start_without_volumes(pvefs):
+    """A VM whose disks, or a container whose rootfs, name a storage that does not exist
+    cannot start; the error names the storage, and nothing changes."""
     d = pvefs
     d.mkvm(100, QEMU_CANON)
     d.mkct(200, LXC_CANON)
@@ -290,18 +290,18 @@ def test_guest_state_ctl_not_supported(pvefs):
         before = d.errors()
         v0 = d.store_version()
         r = try_write(base / "state", "running\n")
-        assert r["writes"] == [errno.ENOTSUP], "state write on %s: %s" % (g, r)
+        assert r["writes"] == [errno.ENOENT], "state write on %s: %s" % (g, r)
         r = try_write(base / "ctl", "start\n")
-        assert r["writes"] == [errno.ENOTSUP], "ctl write on %s: %s" % (g, r)
-        p = bash("echo stop > %s/ctl" % base)
-        assert p.returncode == 1 and "Operation not supported" in p.stderr, p.stderr
+        assert r["writes"] == [errno.ENOENT], "ctl write on %s: %s" % (g, r)
+        p = bash("echo suspend > %s/ctl" % base)
+        assert p.returncode == 1 and "Invalid argument" in p.stderr, p.stderr
         assert read_text(base / "state") == "stopped\n"
         assert d.store_version() == v0
         new = d.new_errors(before)
         for f in ("state", "ctl"):
             hit = [l for l in new if "/nodes/%s/%s/%s " % (NODE, g, f) in l]
             assert hit, "no cluster/errors line for %s/%s: %s" % (g, f, new)
-            assert re.search(r" (ENOTSUP|EOPNOTSUPP) ", hit[0]) and "driver" in hit[0].lower(), hit
+            assert re.search(r" ENOENT ", hit[0]) and "local" in hit[0], hit
 
 
 # ------------------------------------------------------------------ generated files

@@ -1,0 +1,104 @@
+/*
+ * sdn: zones, VNets and subnets as each node applies them.
+ *
+ * The fs layer serializes the applied ("running") configuration as flat text
+ * (sdn_cfg.c parses and validates it; pure). sdn_apply.c reconciles this node's
+ * Linux state with it over netlink: it creates what is missing, changes what
+ * differs and removes what it made before that is no longer declared; applying
+ * twice changes nothing.
+ *
+ * Running text, one "key: value" per line, keys ordered:
+ *   generation: 7
+ *   zone.<zone>.<option>: <value>        (type, bridge, peers, mtu, nodes, ...)
+ *   vnet.<vnet>.<option>: <value>        (zone, tag, alias, vlanaware)
+ *   subnet.<vnet>.<subnet>.<option>: <v> (gateway, snat); <subnet> is "10.0.0.0-24"
+ */
+#ifndef PV_SDN_H
+#define PV_SDN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SDN_ERRLEN    512
+#define SDN_MAX_ZONES 64
+#define SDN_MAX_VNETS 1024
+#define SDN_MAX_SUBS  1024
+
+struct sdn_zone {
+    char name[16];
+    char type[8]; /* simple, vlan, qinq, vxlan, evpn */
+    char bridge[16];
+    char peers[512];
+    char nodes[512]; /* "" = every node */
+    char controller[64];
+    char vlan_protocol[16];
+    unsigned mtu, vxlan_port, tag;
+};
+
+struct sdn_vnet {
+    char name[16];
+    char zone[16];
+    char alias[128];
+    unsigned tag; /* VLAN id or VNI; 0 = none */
+    int vlanaware;
+};
+
+struct sdn_subnet {
+    char vnet[16];
+    char id[64];   /* "10.0.0.0-24" */
+    char cidr[64]; /* "10.0.0.0/24" */
+    char gateway[64];
+    int snat;
+};
+
+struct sdn_cfg {
+    uint64_t generation;
+    struct sdn_zone zones[SDN_MAX_ZONES];
+    struct sdn_vnet vnets[SDN_MAX_VNETS];
+    struct sdn_subnet subs[SDN_MAX_SUBS];
+    int nzones, nvnets, nsubs;
+};
+
+/* Parses running text into c (zeroed first). 0, or -EINVAL with err. */
+int sdn_parse(const char *text, size_t len, struct sdn_cfg *c, char *err, size_t errlen);
+/* Rules across entries: every VNet's zone exists; tags fit the zone type; no two VNets of
+ * one zone share a tag; no two VNets of VXLAN/EVPN zones share a VNI; VNet and device
+ * names fit Linux; a subnet's gateway lies inside it. 0, or -EINVAL with err. */
+int sdn_validate(const struct sdn_cfg *c, char *err, size_t errlen);
+/* Subnet id "10.0.0.0-24" / "fd00::-64" to "10.0.0.0/24": 0, or -EINVAL if it is no CIDR. */
+int sdn_subnet_cidr(const char *id, char *cidr, size_t len);
+const struct sdn_zone *sdn_zone_of(const struct sdn_cfg *c, const char *name);
+/* 1 if node takes part in zone z (its nodes list is empty or names it). */
+int sdn_zone_has_node(const struct sdn_zone *z, const char *node);
+
+/* ---- this node (sdn_apply.c) ---- */
+
+struct sdn_member {
+    char name[64];
+    char addr[64];
+    int online;
+};
+
+struct sdn_node {
+    const char *name;                 /* this node */
+    const char *addr;                 /* its cluster address, "" if none (standalone) */
+    const struct sdn_member *members; /* the cluster's nodes, this one included */
+    int nmembers;
+    const char *state_path; /* where the devices this node made are remembered */
+    const char *frr_path;   /* where the generated FRR config of EVPN zones goes */
+};
+
+enum sdn_vstate { SDN_APPLIED, SDN_ERROR, SDN_SKIPPED };
+
+struct sdn_vresult {
+    char vnet[16];
+    enum sdn_vstate state;
+    char msg[256];
+};
+
+/* Reconciles this node with c. results gets one entry per VNet (*nres); *changes counts
+ * the kernel changes made. Returns 0 when every VNet applied or was skipped. */
+int sdn_apply(const struct sdn_cfg *c, const struct sdn_node *n, struct sdn_vresult *results,
+              int *nres, int *changes);
+
+#endif

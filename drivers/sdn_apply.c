@@ -1,0 +1,317 @@
+/*
+ * sdn_apply: one node's share of the running SDN configuration, made real over
+ * netlink (drivers/net.h). Device names follow Proxmox: a VNet is a bridge named
+ * after it, its VXLAN port "vxlan_<vnet>", its link into a VLAN zone's OVS bridge
+ * the veth pair "ln_<vnet>" (in OVS, tagged) / "pr_<vnet>" (in the VNet bridge).
+ * What this node made is remembered in a state file, so a VNet that is no longer
+ * declared loses its devices, and devices pvefs did not make are never touched.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net.h"
+#include "sdn.h"
+
+#define MAX_MADE 4096
+
+/* What this node made: "<kind> <name> [<detail>]" per line (kind: link, ovsport, addr). */
+struct made {
+    char item[MAX_MADE][96];
+    int n;
+};
+
+static void made_load(const char *path, struct made *m)
+{
+    char line[128];
+    FILE *f = path ? fopen(path, "r") : NULL;
+
+    m->n = 0;
+    while (f && m->n < MAX_MADE && fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (line[0])
+            snprintf(m->item[m->n++], sizeof(m->item[0]), "%.95s", line);
+    }
+    if (f)
+        fclose(f);
+}
+
+static int made_save(const char *path, const struct made *m)
+{
+    char tmp[1100];
+    FILE *f;
+
+    if (!path)
+        return 0;
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    if (!(f = fopen(tmp, "w")))
+        return -errno;
+    for (int i = 0; i < m->n; i++)
+        fprintf(f, "%s\n", m->item[i]);
+    if (fclose(f))
+        return -EIO;
+    return rename(tmp, path) ? -errno : 0;
+}
+
+static void made_put(struct made *m, const char *it)
+{
+    for (int i = 0; i < m->n; i++)
+        if (strcmp(m->item[i], it) == 0)
+            return;
+    if (m->n < MAX_MADE)
+        snprintf(m->item[m->n++], sizeof(m->item[0]), "%s", it);
+}
+
+static void made_add(struct made *m, const char *kind, const char *name, const char *detail)
+{
+    char it[96];
+
+    snprintf(it, sizeof(it), "%s %s%s%s", kind, name, detail ? " " : "", detail ? detail : "");
+    made_put(m, it);
+}
+
+static int made_has(const struct made *m, const char *it)
+{
+    for (int i = 0; i < m->n; i++)
+        if (strcmp(m->item[i], it) == 0)
+            return 1;
+    return 0;
+}
+
+/* The VTEPs this node floods a VXLAN zone's broadcasts to. */
+static int zone_peers(const struct sdn_zone *z, const struct sdn_node *n, char peers[][64], int max)
+{
+    int np = 0;
+
+    if (z->peers[0]) {
+        char buf[sizeof(z->peers)], *save = NULL;
+        snprintf(buf, sizeof(buf), "%s", z->peers);
+        for (char *t = strtok_r(buf, ", ;", &save); t && np < max;
+             t = strtok_r(NULL, ", ;", &save)) {
+            int skip = n->addr && strcmp(t, n->addr) == 0;
+            /* a listed peer that is a cluster node follows its membership */
+            for (int i = 0; i < n->nmembers && !skip; i++)
+                skip = strcmp(n->members[i].addr, t) == 0 && !n->members[i].online;
+            if (!skip)
+                snprintf(peers[np++], 64, "%s", t);
+        }
+        return np;
+    }
+    for (int i = 0; i < n->nmembers && np < max; i++) {
+        const struct sdn_member *m = &n->members[i];
+        if (m->online && strcmp(m->name, n->name) != 0 && m->addr[0] && m->addr[0] != '-' &&
+            sdn_zone_has_node(z, m->name))
+            snprintf(peers[np++], 64, "%s", m->addr);
+    }
+    return np;
+}
+
+static int do_vxlan(const struct sdn_vnet *v, const struct sdn_zone *z, const struct sdn_node *n,
+                    struct made *m, int *changes, char *err, size_t errlen)
+{
+    char vx[IFNAMSIZ], peers[64][64];
+    const char *pp[64];
+    unsigned mtu = z->mtu ? z->mtu : 1450; /* VXLAN over a 1500 underlay, as Proxmox */
+    int ch = 0, rc, np;
+
+    snprintf(vx, sizeof(vx), "vxlan_%s", v->name);
+    if ((rc = net_bridge_ensure(v->name, mtu, &ch, err, errlen)))
+        return rc;
+    *changes += ch;
+    made_add(m, "link", v->name, NULL);
+    if ((rc = net_vxlan_ensure(vx, v->tag, n->addr && n->addr[0] ? n->addr : NULL, z->vxlan_port,
+                               mtu, v->name, &ch, err, errlen)))
+        return rc;
+    *changes += ch;
+    made_add(m, "link", vx, NULL);
+    np = zone_peers(z, n, peers, 64);
+    for (int i = 0; i < np; i++)
+        pp[i] = peers[i];
+    if ((rc = net_vxlan_set_peers(vx, pp, np, &ch, err, errlen)))
+        return rc;
+    *changes += ch;
+    return 0;
+}
+
+static int do_simple(const struct sdn_vnet *v, const struct sdn_zone *z, const struct sdn_cfg *c,
+                     struct made *m, int *changes, char *err, size_t errlen)
+{
+    int ch = 0, rc;
+
+    if ((rc = net_bridge_ensure(v->name, z->mtu, &ch, err, errlen)))
+        return rc;
+    *changes += ch;
+    made_add(m, "link", v->name, NULL);
+    /* a simple zone routes: its subnets' gateways live on the VNet bridge */
+    for (int i = 0; i < c->nsubs; i++) {
+        const struct sdn_subnet *s = &c->subs[i];
+        char a[80];
+        if (strcmp(s->vnet, v->name) != 0 || !s->gateway[0])
+            continue;
+        snprintf(a, sizeof(a), "%s/%s", s->gateway, strchr(s->cidr, '/') + 1);
+        if ((rc = net_addr_ensure(v->name, a, &ch, err, errlen)))
+            return rc;
+        *changes += ch;
+        made_add(m, "addr", v->name, a);
+    }
+    return 0;
+}
+
+static int do_vlan(const struct sdn_vnet *v, const struct sdn_zone *z, struct made *m, int *changes,
+                   char *err, size_t errlen)
+{
+    struct net_link up;
+    char ln[IFNAMSIZ], pr[IFNAMSIZ];
+    int ch = 0, rc, ovs;
+
+    if ((rc = net_link_get(z->bridge, &up, err, errlen)))
+        return rc == -ENODEV ? net_err(err, errlen, -ENODEV,
+                                       "zone %s rides on bridge %s, which this node does not have",
+                                       z->name, z->bridge)
+                             : rc;
+    ovs = strstr(up.type, "openvswitch") || strcmp(up.type, "ovs") == 0;
+    net_link_free(&up);
+    if (!ovs) {
+        /* a Linux bridge carries VLANs only when it is VLAN-aware */
+        if ((rc = net_bridge_vlan_filtering(z->bridge, 1, &ch, err, errlen)))
+            return rc;
+        return net_err(err, errlen, -EOPNOTSUPP,
+                       "bridge %s is VLAN-aware, but VLAN port setup on Linux bridges is not "
+                       "implemented yet; use an OVS bridge",
+                       z->bridge);
+    }
+    snprintf(ln, sizeof(ln), "ln_%s", v->name);
+    snprintf(pr, sizeof(pr), "pr_%s", v->name);
+    if ((rc = net_bridge_ensure(v->name, z->mtu, &ch, err, errlen)))
+        return rc;
+    *changes += ch;
+    made_add(m, "link", v->name, NULL);
+    if ((rc = net_veth_ensure(ln, pr, &ch, err, errlen)))
+        return rc;
+    *changes += ch;
+    made_add(m, "link", ln, NULL);
+    if ((rc = net_link_set_master(pr, v->name, &ch, err, errlen)))
+        return rc;
+    *changes += ch;
+    if ((rc = net_ovs_port_ensure(z->bridge, ln, (int)v->tag, &ch, err, errlen)))
+        return rc;
+    *changes += ch;
+    made_add(m, "ovsport", ln, NULL);
+    for (int i = 0; i < 2; i++) {
+        if ((rc = net_link_set_up(i ? pr : ln, 1, &ch, err, errlen)))
+            return rc;
+        *changes += ch;
+    }
+    return 0;
+}
+
+/* EVPN: the FRR config is generated; without FRR and VRF here it is never reported applied. */
+static int do_evpn(const struct sdn_vnet *v, const struct sdn_zone *z, const struct sdn_node *n,
+                   char *err, size_t errlen)
+{
+    FILE *f = n->frr_path ? fopen(n->frr_path, "a") : NULL;
+
+    if (f) {
+        fprintf(f,
+                "! zone %s, vnet %s\nvni %u\n router bgp (controller %s)\n  address-family "
+                "l2vpn evpn\n   advertise-all-vni\n",
+                z->name, v->name, v->tag, z->controller);
+        fclose(f);
+    }
+    return net_err(err, errlen, -EOPNOTSUPP,
+                   "EVPN needs FRR and VRF devices; this node has %s and the kernel has no VRF: "
+                   "the FRR config is in %s, not applied",
+                   access("/usr/bin/vtysh", X_OK) == 0 ? "FRR" : "no FRR",
+                   n->frr_path ? n->frr_path : "(nowhere)");
+}
+
+/* Removes what prev has and now does not: addresses, OVS ports, then links. */
+static void remove_stale(const struct made *prev, const struct made *now, int *changes)
+{
+    static const char *const order[] = {"addr ", "ovsport ", "link "};
+    char err[SDN_ERRLEN];
+
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < prev->n; i++) {
+            const char *it = prev->item[i];
+            char name[IFNAMSIZ + 1], detail[80] = "";
+            int ch = 0;
+            if (strncmp(it, order[k], strlen(order[k])) != 0 || made_has(now, it))
+                continue;
+            if (sscanf(it + strlen(order[k]), "%16s %79s", name, detail) < 1)
+                continue;
+            if (k == 0)
+                net_addr_remove(name, detail, &ch, err, sizeof(err));
+            else if (k == 1)
+                net_ovs_port_delete(name, &ch, err, sizeof(err));
+            else
+                net_link_delete(name, &ch, err, sizeof(err));
+            *changes += ch;
+        }
+}
+
+int sdn_apply(const struct sdn_cfg *c, const struct sdn_node *n, struct sdn_vresult *results,
+              int *nres, int *changes)
+{
+    struct made *prev = calloc(1, sizeof(*prev)), *now = calloc(1, sizeof(*now));
+    int failed = 0;
+
+    *nres = 0;
+    *changes = 0;
+    if (!prev || !now) {
+        free(prev);
+        free(now);
+        return -ENOMEM;
+    }
+    made_load(n->state_path, prev);
+    if (n->frr_path)
+        remove(n->frr_path);
+    for (int i = 0; i < c->nvnets; i++) {
+        const struct sdn_vnet *v = &c->vnets[i];
+        const struct sdn_zone *z = sdn_zone_of(c, v->zone);
+        struct sdn_vresult *r = &results[(*nres)++];
+        char err[SDN_ERRLEN] = "";
+        int rc = 0;
+
+        memset(r, 0, sizeof(*r));
+        snprintf(r->vnet, sizeof(r->vnet), "%s", v->name);
+        if (!z || !sdn_zone_has_node(z, n->name)) {
+            r->state = SDN_SKIPPED;
+            snprintf(r->msg, sizeof(r->msg), "zone %s leaves this node out", v->zone);
+            continue;
+        }
+        if (!strcmp(z->type, "vxlan"))
+            rc = do_vxlan(v, z, n, now, changes, err, sizeof(err));
+        else if (!strcmp(z->type, "simple"))
+            rc = do_simple(v, z, c, now, changes, err, sizeof(err));
+        else if (!strcmp(z->type, "vlan"))
+            rc = do_vlan(v, z, now, changes, err, sizeof(err));
+        else if (!strcmp(z->type, "evpn"))
+            rc = do_evpn(v, z, n, err, sizeof(err));
+        else
+            rc = net_err(err, sizeof(err), -EOPNOTSUPP,
+                         "%s zones need 802.1ad VLAN sub-interfaces, which this build does not "
+                         "make",
+                         z->type);
+        r->state = rc ? SDN_ERROR : SDN_APPLIED;
+        if (rc) {
+            snprintf(r->msg, sizeof(r->msg), "%.255s", err);
+            failed++;
+            /* what a failed VNet had stays: removing it would cut its guests off */
+            for (int j = 0; j < prev->n; j++) {
+                char a[32], b[32];
+                snprintf(a, sizeof(a), " %s", v->name);
+                snprintf(b, sizeof(b), "_%s", v->name);
+                if (strstr(prev->item[j], a) || strstr(prev->item[j], b))
+                    made_put(now, prev->item[j]);
+            }
+        }
+    }
+    remove_stale(prev, now, changes);
+    made_save(n->state_path, now);
+    free(prev);
+    free(now);
+    return failed ? -EIO : 0;
+}

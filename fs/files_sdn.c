@@ -1,0 +1,397 @@
+/*
+ * files_sdn: sdn/ — zones, VNets and subnets (replicated configs), "apply" through
+ * sdn/ctl, and the status of each VNet on each node.
+ *
+ * As with Proxmox, edits are pending until "apply": it checks the whole set
+ * (drivers/sdn_cfg.c), and stores it as sdn/running with a new generation. Every
+ * node's SDN monitor (fs/sdn_mon.c) then reconciles its own Linux state with the
+ * running set and publishes its result per VNet on the status channel.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../cluster/clog.h"
+#include "../cluster/kvs.h"
+#include "../drivers/sdn.h"
+#include "conf.h"
+#include "files.h"
+#include "fs.h"
+#include "notify.h"
+
+/* "k: v" lines of doc as "<prefix>.<k>: v" lines. */
+static void flatten(struct pv_buf *out, const char *prefix, const char *doc, size_t len)
+{
+    for (const char *p = doc, *end = doc + len; p && p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *c;
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (l && p[0] != '#' && (c = memchr(p, ':', l)))
+            pv_buf_printf(out, "%s.%.*s\n", prefix, (int)l, p);
+        p = nl ? nl + 1 : NULL;
+    }
+}
+
+/* The config file of dir: the override when dir is the one being written. */
+static void config_of(struct fs *fs, uint64_t dir, uint64_t odir, const char *odoc, size_t olen,
+                      const char **doc, size_t *len)
+{
+    const struct memdb_entry *c = memdb_lookup(fs->mem, dir, "config");
+
+    *doc = "";
+    *len = 0;
+    if (dir == odir && odoc) {
+        *doc = odoc;
+        *len = olen;
+    } else if (c && c->data) {
+        *doc = (const char *)c->data;
+        *len = c->size;
+    }
+}
+
+/*
+ * The SDN configuration in the tree, as running text (without generation), with the
+ * config of directory odir replaced by odoc (a write being checked).
+ */
+static int collect(struct fs *fs, uint64_t odir, const char *odoc, size_t olen, struct pv_buf *out)
+{
+    const struct memdb_entry *sdn, *zones, *vnets;
+    char prefix[256];
+
+    memdb_rdlock(fs->mem);
+    sdn = memdb_lookup(fs->mem, MEMDB_ROOT, "sdn");
+    zones = sdn ? memdb_lookup(fs->mem, sdn->inode, "zones") : NULL;
+    vnets = sdn ? memdb_lookup(fs->mem, sdn->inode, "vnets") : NULL;
+    for (uint32_t i = 0; zones && i < zones->nkids; i++) {
+        const char *doc;
+        size_t len;
+        config_of(fs, zones->kids[i]->inode, odir, odoc, olen, &doc, &len);
+        snprintf(prefix, sizeof(prefix), "zone.%s", zones->kids[i]->name);
+        flatten(out, prefix, doc, len);
+    }
+    for (uint32_t i = 0; vnets && i < vnets->nkids; i++) {
+        const struct memdb_entry *v = vnets->kids[i], *subs;
+        const char *doc;
+        size_t len;
+        config_of(fs, v->inode, odir, odoc, olen, &doc, &len);
+        snprintf(prefix, sizeof(prefix), "vnet.%s", v->name);
+        flatten(out, prefix, doc, len);
+        if (!len) /* a VNet just made: it exists, with no options yet */
+            pv_buf_printf(out, "vnet.%s.zone: \n", v->name);
+        subs = memdb_lookup(fs->mem, v->inode, "subnets");
+        for (uint32_t j = 0; subs && j < subs->nkids; j++) {
+            config_of(fs, subs->kids[j]->inode, odir, odoc, olen, &doc, &len);
+            snprintf(prefix, sizeof(prefix), "subnet.%s.%s", v->name, subs->kids[j]->name);
+            flatten(out, prefix, doc, len);
+            if (!len)
+                pv_buf_printf(out, "subnet.%s.%s.type: subnet\n", v->name, subs->kids[j]->name);
+        }
+    }
+    memdb_unlock(fs->mem);
+    return out->oom ? -ENOMEM : 0;
+}
+
+/* Checks the tree with doc as dir's config: 0, or -EINVAL with e filled. */
+static int check_with(const struct pv_obj *o, const char *doc, size_t len, int whole,
+                      struct pv_err *e)
+{
+    struct sdn_cfg *c = malloc(sizeof(*c));
+    struct pv_buf b = {0};
+    char err[SDN_ERRLEN] = "";
+    int rc;
+
+    if (!c)
+        return pv_fail(e, ENOMEM, "out of memory");
+    if (!(rc = collect(o->fs, o->dir, doc, len, &b)) &&
+        !(rc = sdn_parse(b.p ? b.p : "", b.len, c, err, sizeof(err))))
+        rc = sdn_validate(c, err, sizeof(err));
+    /* a write is refused only for what it breaks: a VNet with no zone yet is still fine */
+    if (rc && !whole && strstr(err, "zone ''"))
+        rc = 0;
+    free(c);
+    pv_buf_free(&b);
+    return rc ? pv_fail(e, -rc, "%s", err[0] ? err : "out of memory") : 0;
+}
+
+int sdn_config_before(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e)
+{
+    return check_with(o, *doc, *len, 0, e);
+}
+
+/* Zone and VNet ids as Proxmox takes them: a letter, then up to 7 letters or digits. */
+int sdn_id_ok(const char *name, struct pv_err *e)
+{
+    size_t n = strlen(name);
+
+    if (n < 1 || n > 8 || name[0] < 'a' || name[0] > 'z' ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789") != n)
+        return pv_fail(e, EINVAL,
+                       "'%.64s' is not an SDN id: a lowercase letter, then up to 7 lowercase "
+                       "letters or digits",
+                       name);
+    return 0;
+}
+
+int sdn_subnet_ok(const char *name, struct pv_err *e)
+{
+    char cidr[80];
+
+    if (sdn_subnet_cidr(name, cidr, sizeof(cidr)))
+        return pv_fail(e, EINVAL,
+                       "'%.64s' is not a subnet: write the network as <address>-<prefix> "
+                       "(10.0.0.0-24 for 10.0.0.0/24), with no host bits set",
+                       name);
+    return 0;
+}
+
+/* A zone goes only when no VNet names it. */
+int sdn_zone_destroy(const struct pv_obj *o, struct pv_err *e)
+{
+    const struct memdb_entry *sdn, *vnets;
+    char users[256] = "";
+    size_t ul = 0;
+
+    memdb_rdlock(o->fs->mem);
+    sdn = memdb_lookup(o->fs->mem, MEMDB_ROOT, "sdn");
+    vnets = sdn ? memdb_lookup(o->fs->mem, sdn->inode, "vnets") : NULL;
+    for (uint32_t i = 0; vnets && i < vnets->nkids; i++) {
+        const struct memdb_entry *c = memdb_lookup(o->fs->mem, vnets->kids[i]->inode, "config");
+        char z[32];
+        if (c && c->data && conf_get((const char *)c->data, c->size, "zone", z, sizeof(z)) > 0 &&
+            strcmp(z, o->name) == 0 && ul + 20 < sizeof(users))
+            ul += (size_t)snprintf(users + ul, sizeof(users) - ul, " %s", vnets->kids[i]->name);
+    }
+    memdb_unlock(o->fs->mem);
+    if (ul)
+        return pv_fail(e, EBUSY, "zone %s is used by VNet(s)%s", o->name, users);
+    return fs_catalog_remove(o->fs, o->dir, e);
+}
+
+/* The running text and its generation; NULL if never applied. */
+char *sdn_running(struct fs *fs, uint64_t *generation)
+{
+    const struct memdb_entry *sdn, *r;
+    char *t = NULL, g[32];
+
+    *generation = 0;
+    memdb_rdlock(fs->mem);
+    sdn = memdb_lookup(fs->mem, MEMDB_ROOT, "sdn");
+    r = sdn ? memdb_lookup(fs->mem, sdn->inode, "running") : NULL;
+    if (r && r->size && (t = malloc(r->size + 1))) {
+        memcpy(t, r->data, r->size);
+        t[r->size] = 0;
+        if (conf_get(t, r->size, "generation", g, sizeof(g)) > 0)
+            *generation = strtoull(g, NULL, 10);
+    }
+    memdb_unlock(fs->mem);
+    return t;
+}
+
+/* 1 when the tree's SDN config differs from the running one. */
+static int pending(struct fs *fs)
+{
+    struct pv_buf b = {0};
+    uint64_t gen;
+    char *run = sdn_running(fs, &gen), *body;
+    int differ;
+
+    collect(fs, 0, NULL, 0, &b);
+    body = run ? strchr(run, '\n') : NULL;
+    differ = !run ? b.len != 0 : strcmp(body ? body + 1 : "", b.p ? b.p : "") != 0;
+    free(run);
+    pv_buf_free(&b);
+    return differ;
+}
+
+static int store_running(struct fs *fs, const char *text, struct pv_err *e)
+{
+    struct msg_batch b = {.nops = 1};
+    struct memdb_result res;
+    const struct memdb_entry *sdn, *r;
+    uint64_t dir = 0, file = 0;
+
+    memdb_rdlock(fs->mem);
+    if ((sdn = memdb_lookup(fs->mem, MEMDB_ROOT, "sdn"))) {
+        dir = sdn->inode;
+        file = (r = memdb_lookup(fs->mem, dir, "running")) ? r->inode : 0;
+    }
+    memdb_unlock(fs->mem);
+    if (!dir)
+        return pv_fail(e, ENOENT, "sdn/ is missing");
+    memset(&b.ops[0], 0, sizeof(b.ops[0]));
+    if (file) {
+        b.ops[0].code = MSG_WRITE;
+        b.ops[0].inode = file;
+    } else { /* a tree made before sdn/running existed */
+        b.ops[0].code = MSG_CREATE;
+        b.ops[0].inode = dir;
+        b.ops[0].kind = MEMDB_FILE;
+        b.ops[0].objtype = T_FILE;
+        b.ops[0].mode = 0444;
+        snprintf(b.ops[0].name, sizeof(b.ops[0].name), "running");
+    }
+    b.ops[0].data = (const uint8_t *)text;
+    b.ops[0].size = (uint32_t)strlen(text);
+    return fs_commit(fs, &b, &res, e);
+}
+
+static int sdn_apply_all(const struct pv_obj *o, struct pv_err *e)
+{
+    struct pv_buf b = {0}, out = {0};
+    struct sdn_cfg *c = malloc(sizeof(*c));
+    char err[SDN_ERRLEN] = "";
+    uint64_t gen;
+    char *run;
+    int rc;
+
+    if (!c)
+        return pv_fail(e, ENOMEM, "out of memory");
+    if (!(rc = collect(o->fs, 0, NULL, 0, &b)) &&
+        !(rc = sdn_parse(b.p ? b.p : "", b.len, c, err, sizeof(err))))
+        rc = sdn_validate(c, err, sizeof(err));
+    if (rc) {
+        rc = pv_fail(e, -rc, "nothing applied: %s", err[0] ? err : "out of memory");
+        goto out;
+    }
+    run = sdn_running(o->fs, &gen);
+    free(run);
+    pv_buf_printf(&out, "generation: %llu\n", (unsigned long long)gen + 1);
+    if (b.len)
+        pv_buf_add(&out, b.p, b.len);
+    if (out.oom || !out.p) {
+        rc = pv_fail(e, ENOMEM, "out of memory");
+        goto out;
+    }
+    if (!(rc = store_running(o->fs, out.p, e)))
+        clog_append("sdn", "apply: generation %llu (%d zones, %d VNets, %d subnets)",
+                    (unsigned long long)gen + 1, c->nzones, c->nvnets, c->nsubs);
+out:
+    notify_kick(o->fs);
+    pv_buf_free(&b);
+    pv_buf_free(&out);
+    free(c);
+    return rc;
+}
+
+int sdn_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e)
+{
+    char line[256], *argv[4];
+    int argc;
+
+    if (pv_cmdline(in, len, line, sizeof(line), e))
+        return -e->err;
+    argc = pv_split(line, argv, 4);
+    if (argc == 1 && strcmp(argv[0], "apply") == 0)
+        return sdn_apply_all(o, e);
+    return pv_fail(e, EINVAL, "unknown command '%.64s' (commands: apply)", argc ? argv[0] : "");
+}
+
+/* A node's status text (this node's own SDN lines for itself); NULL if it is offline. */
+static char *node_text(struct fs *fs, const char *node, size_t *len, int *online)
+{
+    struct kvs *k = fs_cluster_kvs(fs);
+    char *text = NULL;
+    int64_t age;
+
+    *online = 1;
+    *len = 0;
+    if (strcmp(node, fs->node) == 0) {
+        struct pv_buf own = {0};
+        sdn_mon_publish_lines(&own);
+        *len = own.len;
+        return own.p ? own.p : strdup("");
+    }
+    if (!k || kvs_status(k, node, &text, len, online, &age) || !*online) {
+        free(text);
+        *online = 0;
+        return NULL;
+    }
+    return text;
+}
+
+/* A node's result for vnet (NULL: its count of errors) and the generation it applied. */
+static int node_result(struct fs *fs, const char *node, const char *vnet, char *out, size_t len,
+                       uint64_t *gen, int *online)
+{
+    char key[64], g[32] = "";
+    size_t tl;
+    char *text = node_text(fs, node, &tl, online);
+    int errors = 0;
+
+    out[0] = 0;
+    *gen = 0;
+    if (!text)
+        return 0;
+    if (conf_get(text, tl, "sdn", g, sizeof(g)) > 0)
+        *gen = strtoull(g, NULL, 10);
+    if (vnet) {
+        snprintf(key, sizeof(key), "sdn.%s", vnet);
+        conf_get(text, tl, key, out, len);
+    }
+    for (const char *p = text; (p = strstr(p, "\nsdn.")); p++) {
+        const char *c = strchr(p + 1, ':');
+        errors += c && strncmp(c, ": error", 7) == 0;
+    }
+    free(text);
+    return errors;
+}
+
+static void node_names(struct fs *fs, char names[][64], int *n, int max)
+{
+    const struct memdb_entry *nodes;
+
+    *n = 0;
+    memdb_rdlock(fs->mem);
+    nodes = memdb_lookup(fs->mem, MEMDB_ROOT, "nodes");
+    for (uint32_t i = 0; nodes && i < nodes->nkids && *n < max; i++)
+        snprintf(names[(*n)++], 64, "%.63s", nodes->kids[i]->name);
+    memdb_unlock(fs->mem);
+}
+
+int sdn_vnet_status_render(const struct pv_obj *o, struct pv_buf *out)
+{
+    char names[64][64], res[300];
+    uint64_t running, gen;
+    int n, online;
+
+    free(sdn_running(o->fs, &running));
+    pv_buf_printf(out, "vnet: %s\ngeneration: %llu\npending: %s\n", o->name,
+                  (unsigned long long)running, pending(o->fs) ? "yes" : "no");
+    node_names(o->fs, names, &n, 64);
+    for (int i = 0; i < n; i++) {
+        node_result(o->fs, names[i], o->name, res, sizeof(res), &gen, &online);
+        if (!online)
+            pv_buf_printf(out, "node.%s: offline\n", names[i]);
+        else if (gen < running)
+            pv_buf_printf(out, "node.%s: pending (applied generation %llu)\n", names[i],
+                          (unsigned long long)gen);
+        else
+            pv_buf_printf(out, "node.%s: %s\n", names[i], res[0] ? res : "not declared");
+    }
+    return out->oom ? -ENOMEM : 0;
+}
+
+int sdn_status_render(const struct pv_obj *o, struct pv_buf *out)
+{
+    char names[64][64], res[300];
+    uint64_t running, gen;
+    int n, online;
+
+    free(sdn_running(o->fs, &running));
+    pv_buf_printf(out, "generation: %llu\npending: %s\n", (unsigned long long)running,
+                  pending(o->fs) ? "yes" : "no");
+    node_names(o->fs, names, &n, 64);
+    for (int i = 0; i < n; i++) {
+        int errs = node_result(o->fs, names[i], NULL, res, sizeof(res), &gen, &online);
+        if (!online)
+            pv_buf_printf(out, "node.%s: offline\n", names[i]);
+        else if (gen < running)
+            pv_buf_printf(out, "node.%s: pending (applied generation %llu)\n", names[i],
+                          (unsigned long long)gen);
+        else if (errs)
+            pv_buf_printf(out, "node.%s: error (%d VNets; see their status)\n", names[i], errs);
+        else
+            pv_buf_printf(out, "node.%s: applied\n", names[i]);
+    }
+    return out->oom ? -ENOMEM : 0;
+}
