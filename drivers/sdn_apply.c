@@ -14,6 +14,8 @@
 
 #include "net.h"
 #include "sdn.h"
+#include "stor.h"
+#include "../fs/buf.h"
 
 #define MAX_MADE 4096
 
@@ -171,8 +173,13 @@ static int do_vlan(const struct sdn_vnet *v, const struct sdn_zone *z, struct ma
                                        "zone %s rides on bridge %s, which this node does not have",
                                        z->name, z->bridge)
                              : rc;
-    ovs = strstr(up.type, "openvswitch") || strcmp(up.type, "ovs") == 0;
     net_link_free(&up);
+    {
+        /* a userspace (netdev) OVS bridge is a tap to the kernel: ask OVS itself */
+        char *av[] = {"ovs-vsctl", "--timeout=5", "br-exists", (char *)z->bridge, NULL};
+        char e2[SDN_ERRLEN];
+        ovs = stor_run("ovs-vsctl", "br-exists", av, e2, sizeof(e2)) == 0;
+    }
     if (!ovs) {
         /* a Linux bridge carries VLANs only when it is VLAN-aware */
         if ((rc = net_bridge_vlan_filtering(z->bridge, 1, &ch, err, errlen)))
@@ -225,6 +232,60 @@ static int do_evpn(const struct sdn_vnet *v, const struct sdn_zone *z, const str
                    "the FRR config is in %s, not applied",
                    access("/usr/bin/vtysh", X_OK) == 0 ? "FRR" : "no FRR",
                    n->frr_path ? n->frr_path : "(nowhere)");
+}
+
+/*
+ * SNAT of simple zones' subnets: one nftables table of pvefs's own, replaced whole at
+ * each apply ("table; delete table; table {...}" is nft's idempotent form), and gone
+ * when no subnet asks for it. Returns 0 or -errno with err.
+ */
+static int apply_snat(const struct sdn_cfg *c, const struct sdn_node *n,
+                      const struct sdn_vresult *res, int nres, int *changes, char *err,
+                      size_t errlen)
+{
+    char path[1100], old[4096] = "";
+    struct pv_buf b = {0};
+    int rules = 0, rc = 0;
+    FILE *f;
+
+    pv_buf_printf(&b, "table inet pvefs_sdn\ndelete table inet pvefs_sdn\n");
+    for (int i = 0; i < c->nsubs; i++) {
+        const struct sdn_subnet *s = &c->subs[i];
+        int ok = 0;
+        for (int j = 0; j < nres && !ok; j++)
+            ok = !strcmp(res[j].vnet, s->vnet) && res[j].state == SDN_APPLIED;
+        if (!s->snat || !ok)
+            continue;
+        if (!rules++)
+            pv_buf_printf(&b, "table inet pvefs_sdn {\n chain postrouting {\n  type nat hook "
+                              "postrouting priority srcnat; policy accept;\n");
+        pv_buf_printf(&b, "  %s saddr %s oifname != \"%s\" masquerade\n",
+                      strchr(s->cidr, ':') ? "ip6" : "ip", s->cidr, s->vnet);
+    }
+    if (rules)
+        pv_buf_printf(&b, " }\n}\n");
+    snprintf(path, sizeof(path), "%s.nft", n->state_path ? n->state_path : "/run/pvefs-sdn");
+    if ((f = fopen(path, "r"))) {
+        size_t got = fread(old, 1, sizeof(old) - 1, f);
+        old[got] = 0;
+        fclose(f);
+    }
+    /* nothing asked and nothing made before: leave nftables alone */
+    if ((!rules && !old[0]) || (b.p && strcmp(old, b.p) == 0)) {
+        pv_buf_free(&b);
+        return 0;
+    }
+    if (b.oom || !(f = fopen(path, "w")) || fputs(b.p, f) < 0 || fclose(f)) {
+        pv_buf_free(&b);
+        return net_err(err, errlen, -EIO, "cannot write %s", path);
+    }
+    char *av[] = {"nft", "-f", path, NULL};
+    if ((rc = stor_run("nft", "load the SNAT rules", av, err, errlen)))
+        unlink(path); /* tried again at the next apply */
+    else
+        (*changes)++;
+    pv_buf_free(&b);
+    return rc;
 }
 
 /* Removes what prev has and now does not: addresses, OVS ports, then links. */
@@ -310,7 +371,27 @@ int sdn_apply(const struct sdn_cfg *c, const struct sdn_node *n, struct sdn_vres
         }
     }
     remove_stale(prev, now, changes);
+    /* deleting a primary address takes the secondaries of its subnet along: re-ensure */
+    for (int i = 0; i < now->n; i++) {
+        char name[IFNAMSIZ + 1], a[80], err[SDN_ERRLEN];
+        int ch = 0;
+        if (sscanf(now->item[i], "addr %16s %79s", name, a) == 2 &&
+            net_addr_ensure(name, a, &ch, err, sizeof(err)) == 0)
+            *changes += ch;
+    }
     made_save(n->state_path, now);
+    {
+        char err[SDN_ERRLEN];
+        if (apply_snat(c, n, results, *nres, changes, err, sizeof(err)))
+            for (int i = 0; i < *nres; i++)
+                for (int j = 0; j < c->nsubs; j++)
+                    if (c->subs[j].snat && !strcmp(c->subs[j].vnet, results[i].vnet) &&
+                        results[i].state == SDN_APPLIED) {
+                        results[i].state = SDN_ERROR;
+                        snprintf(results[i].msg, sizeof(results[i].msg), "SNAT: %.240s", err);
+                        failed++;
+                    }
+    }
     free(prev);
     free(now);
     return failed ? -EIO : 0;

@@ -11,7 +11,7 @@ PKGS="gcc make pkg-config fuse3 libfuse3-dev libsqlite3-dev libxxhash-dev
       qemu-system-x86 libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
       busybox-static lz4
       lxc liblxc1 liblxc-common lxc-dev lxc-templates debootstrap rsync xz-utils
-      libnl-3-dev libnl-route-3-dev libmnl-dev openvswitch-switch"
+      libnl-3-dev libnl-route-3-dev libmnl-dev openvswitch-switch nftables"
 [ "${PVEFS_NO_APT:-}" = 1 ] && exit 0
 missing=""
 for p in $PKGS; do
