@@ -257,5 +257,11 @@ echo
 echo "lxc benchmarks (tests/bench/lxc_bench.py):"
 /usr/bin/python3 tests/bench/lxc_bench.py || { log "bench: the lxc benchmarks could not run"; exit 1; }
 echo
+echo "HA failover benchmark (tests/bench/ha_bench.py; minutes with the default timeouts):"
+/usr/bin/python3 tests/bench/ha_bench.py || { log "bench: the HA benchmark could not run"; exit 1; }
+echo
+echo "sdn benchmark (tests/bench/sdn_bench.py):"
+/usr/bin/python3 tests/bench/sdn_bench.py || { log "bench: the sdn benchmark could not run"; exit 1; }
+echo
 tests/bench/cluster.sh || { log "bench: the cluster benchmarks (tests/bench/cluster.sh) could not run"; exit 1; }
 exit 0
