@@ -18,6 +18,7 @@
 
 #include "../fs/conf.h"
 #include "lxc.h"
+#include "stor.h"
 
 #define MAX_CT 1024
 
@@ -395,6 +396,28 @@ static int write_config(const char *ctid, const char *config, size_t len, char *
     return 0;
 }
 
+/*
+ * After a start here the container's MACs live behind its veths; a bridge that learned
+ * them on another port (the VXLAN port, while the container ran on another node) would
+ * drop its traffic until the entries age out. Moving the entries is what QEMU's
+ * self-announce achieves for VMs. Best effort: a failure only delays reachability.
+ */
+static void announce(const char *ctid, const char *config, size_t len)
+{
+    for (int n = 0; n < 32; n++) {
+        char key[16], val[1024], veth[32], *mac;
+        snprintf(key, sizeof(key), "net%d", n);
+        if (conf_get(config, len, key, val, sizeof(val)) <= 0 || !(mac = strstr(val, "hwaddr=")))
+            continue;
+        mac += 7;
+        mac[strcspn(mac, ",")] = 0;
+        lxc_veth_name(ctid, n, veth, sizeof(veth));
+        char *av[] = {"bridge", "fdb", "replace", mac, "dev", veth, "master", "dynamic", NULL};
+        char e[256];
+        stor_run("bridge", "move the container's MAC to its veth", av, e, sizeof(e));
+    }
+}
+
 int lxc_start(const char *ctid, const char *config, size_t len, char *err, size_t errlen)
 {
     char root[1200] = "", host[128] = "", ns[256] = "", text[600];
@@ -428,6 +451,7 @@ int lxc_start(const char *ctid, const char *config, size_t len, char *err, size_
     }
     if ((rc = call(LXC_OP_START, ctid, 10, &pid, err, errlen)))
         return rc;
+    announce(ctid, config, len);
     return 0;
 }
 

@@ -71,6 +71,9 @@ void guest_config_value(const struct pv_obj *o, const char *key, const char *def
                         size_t len);
 /* A random (version 4) UUID, as Proxmox writes them into smbios1 and vmgenid. */
 void guest_uuid(char *buf, size_t len);
+/* A random locally administered unicast MAC ("BA:xx:..."), for a NIC the config left
+ * without one: chosen once, on the writer, so a guest keeps it across restarts and moves. */
+void guest_random_mac(char *buf, size_t len);
 /* The catalog directory of the volume a volid names ("local:vm-100-disk-0"), or 0. */
 uint64_t volume_dir_of(struct fs *fs, const char *volid, size_t n);
 /* The first vm-<vmid>-disk-<i>, i >= from, that catalog directory vols lacks; returns i. */

@@ -372,15 +372,16 @@ static int clone_config(const struct clonejob *j, const char *doc, size_t len, s
             pv_buf_printf(b, "%.*s: %s:%s%.*s\n", (int)(c - p), p, d->sid, d->name, (int)d->optlen,
                           d->opt);
         } else if (a == K_NET && j->o->type == T_LXC) {
-            /* a container's MAC is its own: LXC picks a new one where hwaddr is unset */
-            pv_buf_printf(b, "%.*s:", (int)(c - p), p);
+            /* a container's MAC is its own: the clone gets a new one */
+            char mac[24];
+            guest_random_mac(mac, sizeof(mac));
+            pv_buf_printf(b, "%.*s: hwaddr=%s", (int)(c - p), p, mac);
             for (const char *f = c + 1, *le = p + l; f < le;) {
                 const char *fe = memchr(f, ',', (size_t)(le - f));
                 size_t fl = fe ? (size_t)(fe - f) : (size_t)(le - f);
                 const char *w = f + (*f == ' ');
                 if (strncmp(w, "hwaddr=", 7) != 0)
-                    pv_buf_printf(b, "%s%.*s", f == c + 1 ? " " : ",", (int)(fl - (size_t)(w - f)),
-                                  w);
+                    pv_buf_printf(b, ",%.*s", (int)(fl - (size_t)(w - f)), w);
                 f += fl + 1;
             }
             pv_buf_printf(b, "\n");

@@ -160,6 +160,17 @@ void guest_config_value(const struct pv_obj *o, const char *key, const char *def
         snprintf(val, len, "%s", def);
 }
 
+void guest_random_mac(char *buf, size_t len)
+{
+    unsigned char r[6] = {0};
+
+    if (getrandom(r, sizeof(r), 0) != sizeof(r))
+        for (int i = 0; i < 6; i++)
+            r[i] = (unsigned char)rand();
+    r[0] = (unsigned char)((r[0] & 0xfc) | 0x02); /* locally administered, unicast */
+    snprintf(buf, len, "%02X:%02X:%02X:%02X:%02X:%02X", r[0], r[1], r[2], r[3], r[4], r[5]);
+}
+
 void guest_uuid(char *buf, size_t len)
 {
     unsigned char r[16] = {0};

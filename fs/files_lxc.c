@@ -62,10 +62,17 @@ int lxc_config_before(const struct pv_obj *o, char **doc, size_t *len, struct pv
         const char *nl = memchr(p, '\n', (size_t)(end - p)), *v;
         size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p), vl;
         if (!l || p[0] != '[') {
-            if (is_key(p, l, "ostemplate") && (v = value_of(p, l, &vl)))
+            if (is_key(p, l, "ostemplate") && (v = value_of(p, l, &vl))) {
                 snprintf(tmpl, sizeof(tmpl), "%.*s", (int)vl, v);
-            else
+            } else if (l > 3 && !memcmp(p, "net", 3) && (v = value_of(p, l, &vl)) &&
+                       !memmem(v, vl, "hwaddr=", 7)) {
+                /* as Proxmox does: a NIC gets its MAC once, so restarts and moves keep it */
+                char mac[24];
+                guest_random_mac(mac, sizeof(mac));
+                pv_buf_printf(&b, "%.*s,hwaddr=%s\n", (int)l, p, mac);
+            } else {
                 pv_buf_printf(&b, "%.*s\n", (int)l, p);
+            }
             if (is_key(p, l, "rootfs") && (v = value_of(p, l, &vl))) {
                 size_t fl = strcspn(v, ",\n"), c = strcspn(v, ":");
                 alloc = fl < vl + 1 && c < fl && strspn(v + c + 1, "0123456789.") == fl - c - 1;

@@ -1,6 +1,7 @@
 """Real containers on a real 3-node cluster: each node runs its own containers in its own
-network namespace (each has a bridge vmbr0), every node's tree shows every container's
-state, and a container migrated n1 -> n2 (restart mode) runs on n2 afterwards."""
+network namespace, all on one VXLAN VNet of the cluster's SDN, so they reach each other
+across nodes; every node's tree shows every container's state, and a container migrated
+n1 -> n2 (restart mode) runs on n2 afterwards and is still reachable."""
 import errno
 import os
 import re
@@ -30,6 +31,12 @@ def ctl(node, rel, cmd):
     return try_write(node.p(rel), cmd + "\n")["writes"]
 
 
+def ct_ping(node, ctid, ip):
+    """Pings ip from container ctid, which runs on node (lxc-attach in the node's netns)."""
+    return run(["nsenter", "--net=/run/netns/" + node.ns, "--", "lxc-attach", "-P",
+                str(node.data / "lxc"), "-n", str(ctid), "--", "ping", "-c1", "-W2", ip]).returncode == 0
+
+
 @pytest.mark.budget(180)
 def test_containers_per_node_and_migration(cluster3, tmp_path):
     c = cluster3
@@ -39,9 +46,15 @@ def test_containers_per_node_and_migration(cluster3, tmp_path):
     p = run([str(ROOT / "tools" / "pvefs-mktemplate"), "busybox",
              str(store / "template" / "cache" / "busybox.tar.gz")], timeout=120)
     assert p.returncode == 0, p.stderr
+    # the containers' network: a VXLAN VNet over the cluster's own addresses
+    os.mkdir(n1.p("sdn/zones/ctz"))
+    write_ok(n1.p("sdn/zones/ctz/config"), "type: vxlan\n")
+    os.mkdir(n1.p("sdn/vnets/ctnet"))
+    write_ok(n1.p("sdn/vnets/ctnet/config"), "zone: ctz\ntag: 500\n")
+    assert ctl(n1, "sdn/ctl", "apply") == [0]
     for nd in c:
-        for cmd in (["link", "add", "vmbr0", "type", "bridge"], ["link", "set", "vmbr0", "up"]):
-            assert run(["ip", "-n", nd.ns] + cmd).returncode == 0
+        wait_until(lambda nd=nd: run(["ip", "-n", nd.ns, "link", "show", "vxlan_ctnet"]).returncode == 0,
+                   10, "the VNet on %s" % nd.name)
     os.mkdir(n1.p("storage/ctstore"))
     write_ok(n1.p("storage/ctstore/config"),
              "type: dir\npath: %s\nshared: 1\ncontent: rootdir,vztmpl\n" % store)
@@ -54,7 +67,7 @@ def test_containers_per_node_and_migration(cluster3, tmp_path):
         write_ok(n1.p(d + "/config"),
                  "hostname: c%d\nmemory: 128\nswap: 0\nrootfs: ctstore:1\n"
                  "ostemplate: ctstore:vztmpl/busybox.tar.gz\n"
-                 "net0: name=eth0,bridge=vmbr0,ip=10.78.0.%d/24\n" % (ctid, ctid - 390))
+                 "net0: name=eth0,bridge=ctnet,ip=10.78.0.%d/24\n" % (ctid, ctid - 390))
         assert ctl(n1, d + "/ctl", "start") == [0], n1.read("cluster/errors")[-600:]
     for node, ctid in cts.items():
         owner = c[int(node[1])]
@@ -72,6 +85,10 @@ def test_containers_per_node_and_migration(cluster3, tmp_path):
                         "ct %d's figures on n3" % ctid)
         assert st["state"] == "running" and os.path.exists("/proc/%s" % st["pid"]), st
 
+    # containers on different nodes reach each other over the VNet
+    wait_until(lambda: ct_ping(n1, 400, "10.78.0.11"), 15, "ct 400 (n1) to ct 401 (n2)")
+    assert ct_ping(n3, 402, "10.78.0.10")
+
     # migrate 400 n1 -> n2, asked on n3: stopped on n1, moved, started on n2
     r = try_write(n3.p("nodes/n1/lxc/400/ctl"), "migrate n2\n")
     assert r["writes"] == [0], (r, n3.read("cluster/errors")[-600:])
@@ -83,6 +100,7 @@ def test_containers_per_node_and_migration(cluster3, tmp_path):
                    "%s to read ct 400 as running on n2" % nd.name)
     assert veth_in(n2, "veth400i0") and not veth_in(n1, "veth400i0")
     assert re.search(r"ct 400 moved from n1 to n2 \(restart\)", n1.read("cluster/log"))
+    wait_until(lambda: ct_ping(n3, 402, "10.78.0.10"), 15, "ct 402 (n3) to ct 400, now on n2")
 
     # mv of the directory means the same; a bad target is refused, nothing moves
     r = try_write(n1.p("nodes/n2/lxc/400/ctl"), "migrate n9\n")
