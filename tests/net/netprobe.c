@@ -1,6 +1,6 @@
 // clang-format off
 /* Build (from the repository root):
- * gcc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -g -fsanitize=address,undefined -o build/asan/netprobe tests/net/netprobe.c drivers/net_link.c drivers/net_apply.c fs/buf.c $(pkg-config --cflags --libs libnl-route-3.0 libmnl)
+ * gcc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -g -fsanitize=address,undefined -o build/asan/netprobe tests/net/netprobe.c drivers/net_link.c drivers/net_apply.c drivers/net_ovs.c fs/buf.c $(pkg-config --cflags --libs libnl-route-3.0 libmnl)
  */
 // clang-format on
 /*

@@ -25,10 +25,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = ROOT / "build/asan/netprobe"
-SOURCES = ["tests/net/netprobe.c", "drivers/net_link.c", "drivers/net_apply.c", "fs/buf.c",
+SOURCES = ["tests/net/netprobe.c", "drivers/net_link.c", "drivers/net_apply.c", "drivers/net_ovs.c",
+           "fs/buf.c",
            "drivers/net.h", "fs/buf.h"]
 BUILD = ("gcc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -g -fsanitize=address,undefined "
          "-o build/asan/netprobe tests/net/netprobe.c drivers/net_link.c drivers/net_apply.c "
+         "drivers/net_ovs.c "
          "fs/buf.c $(pkg-config --cflags --libs libnl-route-3.0 libmnl)")
 PFX = "pvnl-%d" % os.getpid()
 NODES = (1, 2, 3)
