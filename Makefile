@@ -48,6 +48,7 @@ bench: deps build/pvefsd
 	@tests/bench/run.sh
 
 run: deps build/pvefsd
+	@tools/pvefs-defaults $(or $(MNT),/pve) & \
 	build/pvefsd -f --local $(if $(NODE),--node $(NODE)) $(if $(DATA),--data $(DATA)) $(or $(MNT),/pve)
 
 format:
