@@ -147,6 +147,9 @@ static int lrm_work(struct ha_agent *a, const struct ha_status *st)
         struct ha_lrm_svc *ls = rep_svc(&a->rep, cmd[i].sid);
         int rc = e->ops->exec(e, &cmd[i]);
 
+        /* a long command (a shutdown) must not stop the lease renewals that keep us alive */
+        if (rc == HA_EXEC_PENDING)
+            continue;
         say(a, "lrm", "uid %llu: %s %s%s%s: %s", (unsigned long long)cmd[i].uid,
             ha_cmd_name(cmd[i].kind), cmd[i].sid, cmd[i].target[0] ? " to " : "", cmd[i].target,
             rc ? "failed" : "ok");

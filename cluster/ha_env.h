@@ -30,6 +30,7 @@
 
 #define HA_LOCK_MANAGER "ha-manager"
 #define HA_STATUS_MAX   32768 /* room for the status text of HA_MAX_SERVICES services */
+#define HA_EXEC_PENDING (-1)  /* exec: started, not finished; the LRM keeps renewing its lease */
 
 struct ha_env;
 
@@ -51,7 +52,9 @@ struct ha_env_ops {
     int (*read_lrm)(struct ha_env *e, const char *node, struct ha_lrm_report *out);
     int (*write_lrm)(struct ha_env *e, const struct ha_lrm_report *rep);
 
-    /* on this node: run a command (0 or a failure code), a guest's state, self-protection */
+    /* on this node: run a command (0 or a failure code 1..255, or HA_EXEC_PENDING while it
+     * still runs: the LRM then asks again with the same command next round and records the
+     * uid only once a result comes), a guest's state, self-protection */
     int (*exec)(struct ha_env *e, const struct ha_cmd *cmd);
     enum ha_run (*guest)(struct ha_env *e, const char *sid);
     void (*watchdog)(struct ha_env *e, int arm);

@@ -251,6 +251,16 @@ size_t ha_status_format(const struct ha_status *st, char *buf, size_t len);
 int ha_status_parse(struct ha_status *st, const char *text, char *err, size_t errlen);
 size_t ha_status_render(const struct ha_status *st, char *buf, size_t len);
 
+/*
+ * An LRM report as text (nodes/<node>/lrm_status), parse(format(r)) == r:
+ *     node: <name>
+ *     mode: none|active|shutdown
+ *     time: <ms>
+ *     service/<sid>: stopped|running|crashed uid=<n> rc=<n>     (one a line)
+ */
+size_t ha_lrm_format(const struct ha_lrm_report *rep, char *buf, size_t len);
+int ha_lrm_parse(struct ha_lrm_report *rep, const char *text, char *err, size_t errlen);
+
 const char *ha_svc_state_name(enum ha_svc_state s);
 const char *ha_node_state_name(enum ha_node_state s);
 const char *ha_cmd_name(enum ha_cmd_kind k);

@@ -329,3 +329,79 @@ size_t ha_status_render(const struct ha_status *st, char *buf, size_t len)
     }
     return o.pos;
 }
+
+/* ---- the LRM report ---- */
+
+static const char *const run_names[] = {"stopped", "running", "crashed"};
+static const char *const mode_names[] = {"none", "active", "shutdown"};
+
+size_t ha_lrm_format(const struct ha_lrm_report *rep, char *buf, size_t len)
+{
+    struct out o = {buf, len, 0};
+
+    if (len)
+        buf[0] = 0;
+    put(&o, "node: %s\nmode: %s\ntime: %llu\n", dash(rep->node),
+        (unsigned)rep->mode < 3 ? mode_names[rep->mode] : "none", (unsigned long long)rep->time);
+    for (size_t i = 0; i < rep->n; i++) {
+        const struct ha_lrm_svc *s = &rep->svc[i];
+
+        put(&o, "service/%s: %s uid=%llu rc=%d\n", s->sid,
+            (unsigned)s->run < 3 ? run_names[s->run] : "stopped", (unsigned long long)s->done_uid,
+            s->rc);
+    }
+    return o.pos;
+}
+
+static int parse_lrm_svc(struct ha_lrm_svc *s, const char *sid, char *val)
+{
+    char *save = NULL, *run = strtok_r(val, " ", &save), *uid = strtok_r(NULL, " ", &save),
+         *rc = strtok_r(NULL, " ", &save);
+    int k = run ? lookup(run_names, 3, run) : -1;
+    uint64_t v;
+
+    if (k < 0 || !uid || !rc || strncmp(uid, "uid=", 4) != 0 || num(uid + 4, &s->done_uid) ||
+        strncmp(rc, "rc=", 3) != 0 || num(rc + 3, &v) || v > 255 || strtok_r(NULL, " ", &save) ||
+        copy_name(s->sid, sid) || !s->sid[0])
+        return -1;
+    s->run = (enum ha_run)k;
+    s->rc = (int)v;
+    return 0;
+}
+
+int ha_lrm_parse(struct ha_lrm_report *rep, const char *text, char *err, size_t errlen)
+{
+    char line[256];
+    int lineno = 0, k;
+
+    memset(rep, 0, sizeof(*rep));
+    for (const char *p = text; *p;) {
+        size_t n = strcspn(p, "\n");
+        char *sep, *val;
+        int bad = 0;
+
+        lineno++;
+        if (n >= sizeof(line) || (memcpy(line, p, n), line[n] = 0, !(sep = strstr(line, ": ")))) {
+            snprintf(err, errlen, "LRM report line %d: no 'key: value'", lineno);
+            return -EINVAL;
+        }
+        p += n + (p[n] == '\n');
+        *sep = 0;
+        val = sep + 2;
+        if (!strcmp(line, "node"))
+            bad = copy_name(rep->node, val);
+        else if (!strcmp(line, "mode"))
+            bad = (k = lookup(mode_names, 3, val)) < 0 || (rep->mode = (enum ha_lrm_mode)k, 0);
+        else if (!strcmp(line, "time"))
+            bad = num(val, &rep->time);
+        else if (!strncmp(line, "service/", 8))
+            bad = rep->n == HA_MAX_SERVICES || parse_lrm_svc(&rep->svc[rep->n++], line + 8, val);
+        else
+            bad = 1;
+        if (bad) {
+            snprintf(err, errlen, "LRM report line %d: cannot read '%s'", lineno, line);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}

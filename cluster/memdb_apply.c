@@ -148,6 +148,9 @@ static int do_write(struct apply *a, const struct msg_op *op)
         return op_fail(a, -ENOENT, "no such file (it was removed)");
     if (e->kind != MEMDB_FILE)
         return op_fail(a, -EISDIR, "is a directory");
+    if ((op->flags & MSG_F_IFVERSION) && e->version != op->if_version)
+        return op_fail(a, -ESTALE, "changed meanwhile (version %llu, expected %llu)",
+                       (unsigned long long)e->version, (unsigned long long)op->if_version);
     if (op->size && !(data = malloc(op->size)))
         return op_fail(a, -ENOMEM, "out of memory");
     if (op->size)

@@ -24,7 +24,7 @@ static size_t op_size(const struct msg_op *op)
     case MSG_CREATE:
         return 2 + 8 + 2 + 2 + 4 + 4 + 4 + name + data;
     case MSG_WRITE:
-        return 2 + 8 + data;
+        return 2 + 8 + (op->flags & MSG_F_IFVERSION ? 8 : 0) + data;
     case MSG_SETATTR:
         return 2 + 8 + 4 + 4 + 4 + 4 + 8;
     case MSG_DELETE:
@@ -88,6 +88,8 @@ long msg_encode(const struct msg_batch *b, uint8_t *buf, size_t len)
             putbytes(&w, op->data, op->size);
             break;
         case MSG_WRITE:
+            if (op->flags & MSG_F_IFVERSION)
+                put64(&w, op->if_version);
             put32(&w, op->size);
             putbytes(&w, op->data, op->size);
             break;
@@ -186,6 +188,8 @@ int msg_decode(const uint8_t *buf, size_t len, struct msg_batch *b, char *why, s
             bad = get_name(&r, op->name) || get_data(&r, op);
             break;
         case MSG_WRITE:
+            if (op->flags & MSG_F_IFVERSION)
+                op->if_version = getn(&r, 8);
             bad = get_data(&r, op);
             break;
         case MSG_SETATTR:

@@ -16,12 +16,16 @@
  *
  * An op is: code u8, flags u8, then per code
  *   CREATE  parent u64, kind u16, objtype u16, mode u32, uid u32, gid u32, name, data
- *   WRITE   inode u64, data
+ *   WRITE   inode u64, [if_version u64 when MSG_F_IFVERSION], data
  *   SETATTR inode u64, mask u32, mode u32, uid u32, gid u32, mtime i64
  *   DELETE  inode u64                       (flags: MSG_F_RECURSIVE)
  *   RENAME  inode u64, dst_parent u64, name (replaces a target of the same kind)
  * where name is u16 length + bytes (1..255, no '/' or NUL) and data is
  * u32 length + bytes (at most MSG_MAX_DATA).
+ *
+ * A WRITE with MSG_F_IFVERSION applies only if the file's version is still
+ * if_version, else fails with -ESTALE on every node alike: a compare-and-set
+ * that the total order of batches makes safe across nodes (HA leases use it).
  *
  * A parent or inode field with MSG_REF set refers to the inode created by op
  * number (field & 0xffff) of the same batch.
@@ -41,7 +45,7 @@
 
 enum msg_code { MSG_CREATE = 1, MSG_WRITE, MSG_SETATTR, MSG_DELETE, MSG_RENAME };
 
-enum { MSG_F_RECURSIVE = 1, MSG_F_NOREPLACE = 2 };
+enum { MSG_F_RECURSIVE = 1, MSG_F_NOREPLACE = 2, MSG_F_IFVERSION = 4 };
 
 /* SETATTR mask bits */
 enum { MSG_SET_MODE = 1, MSG_SET_UID = 2, MSG_SET_GID = 4, MSG_SET_MTIME = 8 };
@@ -51,6 +55,7 @@ struct msg_op {
     uint8_t flags;
     uint64_t inode;      /* target (WRITE, SETATTR, DELETE, RENAME) or parent (CREATE) */
     uint64_t dst_parent; /* RENAME */
+    uint64_t if_version; /* WRITE with MSG_F_IFVERSION: the version the file must have */
     uint16_t kind, objtype;
     uint32_t mask, mode, uid, gid;
     int64_t mtime;

@@ -36,7 +36,7 @@ static int addr_op(const char *ifname, const char *cidr, int add, char *err, siz
         return rc;
     if ((rc = net_get_link(sk, ifname, &rl, err, errlen)))
         goto out;
-    if ((rc = nl_addr_parse(cidr, AF_UNSPEC, &local)) < 0 || !strchr(cidr, '/')) {
+    if (nl_addr_parse(cidr, AF_UNSPEC, &local) < 0 || !strchr(cidr, '/')) {
         rc = net_err(err, errlen, -EINVAL, "'%s' is not an address with a prefix length", cidr);
         goto out;
     }

@@ -21,11 +21,14 @@ struct conf_schema;
 
 extern const struct conf_schema conf_qemu_schema;
 extern const struct conf_schema conf_lxc_schema;
-extern const struct conf_schema conf_storage_schema; /* storage/<id>/config */
-extern const struct conf_schema conf_zone_schema;    /* sdn/zones/<zone>/config */
-extern const struct conf_schema conf_vnet_schema;    /* sdn/vnets/<vnet>/config */
-extern const struct conf_schema conf_subnet_schema;  /* sdn/vnets/<vnet>/subnets/<s>/config */
-extern const struct conf_schema conf_ceph_schema;    /* ceph/config */
+extern const struct conf_schema conf_storage_schema;     /* storage/<id>/config */
+extern const struct conf_schema conf_zone_schema;        /* sdn/zones/<zone>/config */
+extern const struct conf_schema conf_vnet_schema;        /* sdn/vnets/<vnet>/config */
+extern const struct conf_schema conf_subnet_schema;      /* sdn/vnets/<vnet>/subnets/<s>/config */
+extern const struct conf_schema conf_ceph_schema;        /* ceph/config */
+extern const struct conf_schema conf_network_schema;     /* nodes/<n>/network/<iface>/config */
+extern const struct conf_schema conf_ha_resource_schema; /* ha/resources/<sid>/config */
+extern const struct conf_schema conf_ha_group_schema;    /* ha/groups/<group>/config */
 
 /* Room for an error message; messages name the line: "line 3: unknown key 'foo'". */
 #define CONF_ERRLEN 256

@@ -123,6 +123,25 @@ int ceph_pool_value_apply(const struct pv_obj *o, const char *in, size_t len, st
 int ceph_osd_status_render(const struct pv_obj *o, struct pv_buf *out);
 int ceph_osd_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e);
 
+/* ha/ (files_ha.c) */
+int ha_sid_ok(const char *name, struct pv_err *e);
+int ha_group_name_ok(const char *name, struct pv_err *e);
+int ha_resource_create(struct fs *fs, uint64_t dir, const char *name, struct pv_err *e);
+int ha_resource_initial(const struct pv_obj *o, struct pv_buf *out);
+int ha_resource_before(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e);
+int ha_group_destroy(const struct pv_obj *o, struct pv_err *e);
+int ha_status_file_render(const struct pv_obj *o, struct pv_buf *out);
+int ha_resource_status_render(const struct pv_obj *o, struct pv_buf *out);
+
+/* nodes/<node>/network/<iface>/ (files_network.c; the monitor is net_mon.c, see network.h) */
+int iface_name_ok(const char *name, struct pv_err *e);
+int iface_create(struct fs *fs, uint64_t dir, const char *name, struct pv_err *e);
+int iface_destroy(const struct pv_obj *o, struct pv_err *e);
+int iface_config_before(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e);
+int iface_config_initial(const struct pv_obj *o, struct pv_buf *out);
+int iface_counters_render(const struct pv_obj *o, struct pv_buf *out);
+int iface_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e);
+
 /* snapshots/<name>/ of a guest: mkdir takes one, rmdir deletes it (through the guest's ctl). */
 int gsnap_create(struct fs *fs, uint64_t dir, const char *name, struct pv_err *e);
 int gsnap_destroy(const struct pv_obj *o, struct pv_err *e);

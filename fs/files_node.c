@@ -14,6 +14,7 @@
 #include "../cluster/kvs.h"
 #include "files.h"
 #include "storage.h"
+#include "network.h"
 #include "../drivers/qemu.h"
 #include "fs.h"
 
@@ -220,6 +221,7 @@ int node_status_render(const struct pv_obj *o, struct pv_buf *out)
     guest_counts(o, &guests, &running);
     pv_buf_printf(out, "guests: %u\nguests_running: %u\n", guests, running);
     stor_mon_publish_lines(out);
+    net_mon_publish_lines(out);
     sdn_mon_publish_lines(out);
     if (qemu_ready())
         pv_buf_printf(out, "libvirt: %s\n", qemu_uri());

@@ -24,9 +24,9 @@
 static void flatten(struct pv_buf *out, const char *prefix, const char *doc, size_t len)
 {
     for (const char *p = doc, *end = doc + len; p && p < end;) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p)), *c;
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        if (l && p[0] != '#' && (c = memchr(p, ':', l)))
+        if (l && p[0] != '#' && memchr(p, ':', l))
             pv_buf_printf(out, "%s.%.*s\n", prefix, (int)l, p);
         p = nl ? nl + 1 : NULL;
     }

@@ -36,9 +36,9 @@ void fs_fill_entry(struct fs *fs, const struct fs_node *n, struct fuse_entry_par
 double fs_entry_timeout(struct fs *fs, const struct fs_node *n)
 {
     /* Other nodes change names behind the kernel's back, and names are never invalidated. */
-    if (fs->cl || !n)
+    if (fs->cl || !n || (n->type && (n->type->flags & PT_MIRRORED)))
         return 0.0;
-    /* A standalone node's names change only through the kernel. */
+    /* A standalone node's names change only through the kernel (or a monitor, above). */
     return n->what == N_VMLINK ? 1.0 : 10.0;
 }
 

@@ -112,30 +112,49 @@ static void reconcile(struct fs *fs, const char *text, uint64_t gen, struct sdn_
     notify_kick(fs);
 }
 
+/* The version of sdn/running, 0 if there is none. */
+static uint64_t running_version(struct fs *fs)
+{
+    const struct memdb_entry *sdn, *r;
+    uint64_t v = 0;
+
+    memdb_rdlock(fs->mem);
+    sdn = memdb_lookup(fs->mem, MEMDB_ROOT, "sdn");
+    if (sdn && (r = memdb_lookup(fs->mem, sdn->inode, "running")) && r->size)
+        v = r->version;
+    memdb_unlock(fs->mem);
+    return v;
+}
+
 static void *mon_main(void *arg)
 {
     struct fs *fs = arg;
     static struct sdn_member mem[QRM_MAX_NODES];
-    uint64_t last_gen = 0, last_sig = 0;
+    uint64_t last_gen = 0, last_sig = 0, last_ver = 0;
     time_t last_try = 0;
 
     while (__atomic_load_n(&M.running, __ATOMIC_ACQUIRE)) {
         char addr[64];
-        uint64_t gen, sig;
+        uint64_t gen = 0, sig, ver = running_version(fs);
         int nmem = members(fs, mem, QRM_MAX_NODES, addr, sizeof(addr), &sig), failed = 0;
-        char *text = sdn_running(fs, &gen);
+        int retry;
+        char *text = NULL;
 
         pthread_mutex_lock(&M.lock);
         for (int i = 0; i < M.nres; i++)
             failed |= M.res[i].state == SDN_ERROR;
         pthread_mutex_unlock(&M.lock);
-        if (text && gen &&
-            (gen != last_gen || sig != last_sig || (failed && time(NULL) - last_try >= RETRY_S))) {
+        retry = failed && time(NULL) - last_try >= RETRY_S;
+        /* copied only when something moved: this loop runs ten times a second */
+        if (ver && (ver != last_ver || sig != last_sig || retry))
+            text = sdn_running(fs, &gen);
+        if (text && gen && (gen != last_gen || sig != last_sig || retry)) {
             reconcile(fs, text, gen, mem, nmem, addr);
             last_gen = gen;
             last_sig = sig;
             last_try = time(NULL);
         }
+        last_ver = ver;
         free(text);
         /* a look at the tree and the membership is cheap: an apply starts within 0.1 s */
         usleep(100 * 1000);

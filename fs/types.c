@@ -74,6 +74,9 @@ static const struct pv_file cluster_files[] = {
 static const struct pv_file node_files[] = {
     PV_STATUS("status", node_status_render, PF_VOLATILE),
     PV_CTL("ctl", node_ctl_apply),
+    /* the node's HA LRM: its lease and its report (ha.h), written by pvefs only */
+    {.name = "lrm_lock", .mode = 0444, .kind = PK_CONFIG, .flags = PF_RECORD},
+    {.name = "lrm_status", .mode = 0444, .kind = PK_CONFIG, .flags = PF_RECORD},
     PV_END,
 };
 
@@ -141,6 +144,19 @@ static const struct pv_file gsnap_files[] = {
     PV_END,
 };
 
+static const struct pv_file iface_files[] = {
+    PV_RECORD("status"),
+    {.name = "config",
+     .mode = 0644,
+     .kind = PK_CONFIG,
+     .schema = &conf_network_schema,
+     .initial = iface_config_initial,
+     .before_commit = iface_config_before},
+    PV_STATUS("counters", iface_counters_render, PF_VOLATILE),
+    PV_CTL("ctl", iface_ctl_apply),
+    PV_END,
+};
+
 static const struct pv_file ceph_files[] = {
     PV_CONFIG("config", &conf_ceph_schema, ceph_config_initial),
     PV_STATUS("status", ceph_status_render, PF_VOLATILE),
@@ -192,6 +208,29 @@ static const struct pv_file subnet_files[] = {SDN_CONFIG(&conf_subnet_schema), P
 static const struct pv_sub ha_subs[] = {
     {"groups", T_HA_GROUPS}, {"resources", T_HA_RESOURCES}, {NULL, 0}};
 
+static const struct pv_file ha_files[] = {
+    PV_STATUS("status", ha_status_file_render, PF_VOLATILE),
+    PV_RECORD("manager_status"),
+    PV_RECORD("manager_lock"),
+    PV_END,
+};
+
+static const struct pv_file ha_group_files[] = {
+    PV_CONFIG("config", &conf_ha_group_schema, NULL),
+    PV_END,
+};
+
+static const struct pv_file ha_resource_files[] = {
+    {.name = "config",
+     .mode = 0644,
+     .kind = PK_CONFIG,
+     .schema = &conf_ha_resource_schema,
+     .initial = ha_resource_initial,
+     .before_commit = ha_resource_before},
+    PV_STATUS("status", ha_resource_status_render, PF_VOLATILE),
+    PV_END,
+};
+
 #define LATER(what) "this build has no " what " yet; it lands with its own driver"
 
 static const struct pv_type types[T_MAX] = {
@@ -213,7 +252,10 @@ static const struct pv_type types[T_MAX] = {
                         .nomkdir =
                             "a storage shows here when storage/<id>/config covers this node"},
     [T_NODE_STOR] = {"node-storage-item", 0755, node_storage_files, NOSUBS},
-    [T_NODE_NET] = {"node-network", 0755, NOFILES, NOSUBS, .nomkdir = LATER("network driver")},
+    [T_NODE_NET] = {"node-network", 0755, NOFILES, NOSUBS, T_NODE_IFACE, .name_ok = iface_name_ok,
+                    .create = iface_create},
+    [T_NODE_IFACE] = {"node-interface", 0755, iface_files, NOSUBS, .flags = PT_RMDIR | PT_MIRRORED,
+                      .destroy = iface_destroy},
     [T_STORAGE_LIST] = {"storage", 0755, NOFILES, NOSUBS, T_STORAGE, .name_ok = storage_id_ok},
     [T_STORAGE] = {"storage-item", 0755, storage_files, storage_subs,
                    .flags = PT_SCRATCH | PT_RMDIR, .destroy = storage_destroy},
@@ -241,9 +283,14 @@ static const struct pv_type types[T_MAX] = {
     [T_VNET] = {"sdn-vnet", 0755, vnet_files, vnet_subs, .flags = PT_SCRATCH | PT_RMDIR},
     [T_SUBNETS] = {"sdn-subnets", 0755, NOFILES, NOSUBS, T_SUBNET, .name_ok = sdn_subnet_ok},
     [T_SUBNET] = {"sdn-subnet", 0755, subnet_files, NOSUBS, .flags = PT_SCRATCH | PT_RMDIR},
-    [T_HA] = {"ha", 0755, NOFILES, ha_subs},
-    [T_HA_GROUPS] = {"ha-groups", 0755, NOFILES, NOSUBS, .nomkdir = LATER("HA manager")},
-    [T_HA_RESOURCES] = {"ha-resources", 0755, NOFILES, NOSUBS, .nomkdir = LATER("HA manager")},
+    [T_HA] = {"ha", 0755, ha_files, ha_subs},
+    [T_HA_GROUPS] = {"ha-groups", 0755, NOFILES, NOSUBS, T_HA_GROUP, .name_ok = ha_group_name_ok},
+    [T_HA_GROUP] = {"ha-group", 0755, ha_group_files, NOSUBS, .flags = PT_SCRATCH | PT_RMDIR,
+                    .destroy = ha_group_destroy},
+    [T_HA_RESOURCES] = {"ha-resources", 0755, NOFILES, NOSUBS, T_HA_RESOURCE, .name_ok = ha_sid_ok,
+                        .create = ha_resource_create},
+    [T_HA_RESOURCE] = {"ha-resource", 0755, ha_resource_files, NOSUBS,
+                       .flags = PT_SCRATCH | PT_RMDIR},
     [T_PRIV] = {"priv", 0700, NOFILES, NOSUBS, T_PLAIN, .flags = PT_SCRATCH},
     [T_PLAIN] = {"plain", 0700, NOFILES, NOSUBS, T_PLAIN, .flags = PT_SCRATCH | PT_RMDIR},
     [T_VMS] = {"vms", 0755, NOFILES, NOSUBS, .flags = PT_VMS,

@@ -55,11 +55,14 @@ enum pv_type_id {
     T_NODE_STOR, /* nodes/<node>/storage/<id> */
     T_CEPH_POOL,
     T_CEPH_OSD,
-    T_GSNAP, /* nodes/<node>/{qemu,lxc}/<id>/snapshots/<name> */
-    T_ZONE,    /* sdn/zones/<zone> */
-    T_VNET,    /* sdn/vnets/<vnet> */
-    T_SUBNETS, /* sdn/vnets/<vnet>/subnets */
-    T_SUBNET,  /* sdn/vnets/<vnet>/subnets/<subnet> */
+    T_GSNAP,       /* nodes/<node>/{qemu,lxc}/<id>/snapshots/<name> */
+    T_ZONE,        /* sdn/zones/<zone> */
+    T_VNET,        /* sdn/vnets/<vnet> */
+    T_SUBNETS,     /* sdn/vnets/<vnet>/subnets */
+    T_SUBNET,      /* sdn/vnets/<vnet>/subnets/<subnet> */
+    T_HA_GROUP,    /* ha/groups/<group> */
+    T_HA_RESOURCE, /* ha/resources/<sid> */
+    T_NODE_IFACE,  /* nodes/<node>/network/<iface> */
     T_MAX
 };
 
@@ -123,12 +126,13 @@ struct pv_sub {
 };
 
 enum {
-    PT_SCRATCH = 1,  /* accepts scratch files (temp files of editors and tools) */
-    PT_RMDIR = 2,    /* users may rmdir objects of this type */
-    PT_MKDIR_ID = 4, /* children are named by a guest id */
-    PT_GUEST = 8,    /* a guest (qemu or lxc) */
-    PT_VMS = 16,     /* lists every VM as a symlink */
-    PT_OWNED = 32,   /* owner node is the "node:" of its status record, if set */
+    PT_SCRATCH = 1,   /* accepts scratch files (temp files of editors and tools) */
+    PT_RMDIR = 2,     /* users may rmdir objects of this type */
+    PT_MKDIR_ID = 4,  /* children are named by a guest id */
+    PT_GUEST = 8,     /* a guest (qemu or lxc) */
+    PT_VMS = 16,      /* lists every VM as a symlink */
+    PT_OWNED = 32,    /* owner node is the "node:" of its status record, if set */
+    PT_MIRRORED = 64, /* a monitor adds and removes these behind the kernel: no name caching */
 };
 
 struct pv_type {

@@ -23,7 +23,9 @@
 #include "../fs/io.h"
 #include "../fs/notify.h"
 #include "../fs/files.h"
+#include "../fs/ha.h"
 #include "../fs/storage.h"
+#include "../fs/network.h"
 #include "../drivers/lxc.h"
 
 struct opts {
@@ -201,10 +203,19 @@ int main(int argc, char **argv)
     pthread_t skel;
     int have_skel = 0;
     char err[512] = "";
+    struct ha_timeouts ha_to;
     int rc = 1;
 
     if (parse(argc, argv, &o))
         return 2;
+    /* HA timeouts that could break fencing refuse the start, not a later failover */
+    if (ha_timeouts_env(&ha_to, err, sizeof(err))) {
+        fprintf(stderr, "pvefsd: HA timeouts: %s\n", err);
+        return 2;
+    }
+    /* before any thread exists, like the LXC worker: it must outlive this process */
+    if (ha_wd_spawn(err, sizeof(err)))
+        fprintf(stderr, "pvefsd: no HA watchdog process: %s\n", err);
     /* before any thread or descriptor exists: liblxc's process gets none of them */
     if (geteuid() == 0) {
         char lxcpath[1100];
@@ -266,8 +277,12 @@ int main(int argc, char **argv)
     start_guest_drivers(&fs, &o);
     if (stor_mon_start(&fs))
         fprintf(stderr, "pvefsd: cannot start the storage monitor; storage status stays empty\n");
+    if (net_mon_start(&fs))
+        fprintf(stderr, "pvefsd: cannot start the network monitor; network/ is not mirrored\n");
     if (sdn_mon_start(&fs))
         fprintf(stderr, "pvefsd: cannot start the SDN agent; sdn/ is not applied here\n");
+    if (ha_run_start(&fs, &ha_to))
+        fprintf(stderr, "pvefsd: cannot start the HA agents; HA resources are not managed here\n");
     if (!o.local && pthread_create(&skel, NULL, skeleton_main, &fs) == 0)
         have_skel = 1;
     clog_append("pvefsd", "node %s serving %s (data %s, %s mode)", o.node, o.mnt, o.data,
@@ -279,7 +294,9 @@ int main(int argc, char **argv)
         pthread_join(skel, NULL);
     }
     clog_append("pvefsd", "stopping");
+    ha_run_stop(&fs); /* stops this node's HA guests while the drivers still run */
     stor_mon_stop(&fs);
+    net_mon_stop(&fs);
     sdn_mon_stop();
     drv_qemu_stop();
     drv_lxc_stop();

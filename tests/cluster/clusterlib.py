@@ -727,13 +727,9 @@ def sanitizer_report(logpath):
 
 
 def kill_all_live_daemons():
-    """Watchdog: SIGKILL every pvefsd this process started, by PID."""
+    """Watchdog: SIGKILL every pvefsd this process started, by PID, with its session."""
     for pid, proc in list(LIVE_DAEMONS.items()):
-        try:
-            if proc.poll() is None:
-                os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+        pvefslib.kill_group(pid, proc)
 
 
 def errno_of(fn, *a, **kw):

@@ -389,11 +389,22 @@ def kill_all_live_daemons():
     """Watchdog: SIGKILL every daemon this process started (by PID). Aborts the FUSE
     connections, so a test blocked in a FUSE request gets ENOTCONN and can fail."""
     for pid, proc in list(LIVE_DAEMONS.items()):
-        try:
-            if proc.poll() is None:
-                os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+        kill_group(pid, proc)
+
+
+def kill_group(pid, proc=None):
+    """SIGKILLs a daemon and every process of its session (it runs with start_new_session):
+    a child forked after the mount (libvirt's, before it execs QEMU) holds /dev/fuse, and
+    while it lives the dead daemon's mount hangs every request instead of failing it."""
+    try:
+        if proc is None or proc.poll() is None:
+            os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def compile_helper(src, out, libs=()):
@@ -504,5 +515,6 @@ def kill_and_reap(proc, live):
             proc.wait(10)
         except subprocess.TimeoutExpired:
             pass
+    kill_group(proc.pid, proc)
     live.pop(proc.pid, None)
     return proc.returncode

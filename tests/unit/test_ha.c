@@ -350,6 +350,26 @@ static void test_ha_fence_timing(void)
 }
 
 /* An LRM runs each uid once: the plan skips what its report says already ran. */
+/* The LRM report is what a rebooted LRM continues from: every field must come back. */
+static void test_ha_lrm_text(void)
+{
+    struct ha_lrm_report r = {.node = "n2", .mode = HA_LRM_SHUTDOWN, .time = 123456, .n = 2}, q;
+    char buf[512], err[128] = "";
+
+    r.svc[0] = (struct ha_lrm_svc){"ct:100", HA_RUN_CRASHED, 42, 1};
+    r.svc[1] = (struct ha_lrm_svc){"vm:101", HA_RUN_RUNNING, 7, 0};
+    CHECK(ha_lrm_format(&r, buf, sizeof(buf)) < sizeof(buf));
+    CHECK(ha_lrm_parse(&q, buf, err, sizeof(err)) == 0);
+    CHECK(!strcmp(q.node, "n2") && q.mode == HA_LRM_SHUTDOWN && q.time == 123456 && q.n == 2);
+    for (size_t i = 0; i < 2; i++)
+        CHECK(!strcmp(q.svc[i].sid, r.svc[i].sid) && q.svc[i].run == r.svc[i].run &&
+              q.svc[i].done_uid == r.svc[i].done_uid && q.svc[i].rc == r.svc[i].rc);
+    CHECK(ha_lrm_parse(&q, "node: n1\nservice/ct:1: flying uid=1 rc=0\n", err, sizeof(err)) ==
+          -EINVAL);
+    CHECK(strstr(err, "line 2") != NULL);
+    CHECK(ha_lrm_parse(&q, "node: n1\nmode: active\nbogus: 1\n", err, sizeof(err)) == -EINVAL);
+}
+
 static void test_ha_lrm_plan(void)
 {
     static struct ha_status st;
@@ -394,6 +414,7 @@ const struct unit_test ha_tests[] = {
     {"ha_config_parsers", test_ha_config_parsers},
     {"ha_fence_timing", test_ha_fence_timing},
     {"ha_lrm_plan", test_ha_lrm_plan},
+    {"ha_lrm_text", test_ha_lrm_text},
     {"ha_checker_fires", test_ha_checker_fires},
     {"ha_scenarios", test_ha_scenarios},
     {NULL, NULL},

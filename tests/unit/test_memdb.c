@@ -317,6 +317,30 @@ static void test_version_per_op(void)
     memdb_close(m);
 }
 
+/* A conditional write: exactly one of two writers that read the same version wins. */
+static void test_write_if_version(void)
+{
+    struct memdb *m = open_mem();
+    struct msg_batch b;
+    uint64_t f = mk(m, 1, F, 0, "lock", "");
+    uint64_t v = get(m, f)->version, top;
+
+    batch_init(&b);
+    op_write(&b, f, "holder: n1\n");
+    b.ops[0].flags = MSG_F_IFVERSION;
+    b.ops[0].if_version = v;
+    CHECK(memdb_apply(m, &b, &res) == 0 && get(m, f)->size == 11);
+    top = memdb_version(m);
+    batch_init(&b);
+    op_write(&b, f, "holder: n2\n");
+    b.ops[0].flags = MSG_F_IFVERSION;
+    b.ops[0].if_version = v; /* read before n1's write landed */
+    CHECK(memdb_apply(m, &b, &res) == -ESTALE && res.failed_op == 0 && res.msg[0]);
+    CHECK(memdb_version(m) == top && memcmp(get(m, f)->data, "holder: n1", 10) == 0);
+    CHECK(digest_ok(m));
+    memdb_close(m);
+}
+
 static void test_setattr(void)
 {
     struct memdb *m = open_mem();
@@ -789,6 +813,7 @@ const struct unit_test memdb_tests[] = {
     {"memdb_kids_sorted", test_kids_sorted},
     {"memdb_version_per_op", test_version_per_op},
     {"memdb_setattr", test_setattr},
+    {"memdb_write_if_version", test_write_if_version},
     {"memdb_errors", test_errors},
     {"memdb_uniq", test_uniq},
     {"memdb_batch_ref", test_batch_ref},

@@ -462,7 +462,37 @@ static void test_encoded_size(void)
     CHECK(msg_encoded_size(&b) == 28 + 10 * MSG_MAX_OPS + 4);
 }
 
+/* A conditional write carries its expected version right after the inode, big-endian. */
+static void test_write_if_version(void)
+{
+    struct msg_batch b, d;
+    size_t len;
+    uint8_t *buf;
+
+    memset(&b, 0, sizeof(b));
+    b.nops = 1;
+    b.ops[0].code = MSG_WRITE;
+    b.ops[0].flags = MSG_F_IFVERSION;
+    b.ops[0].inode = 7;
+    b.ops[0].if_version = 0x0102030405060708ull;
+    b.ops[0].data = new_data;
+    b.ops[0].size = sizeof(new_data) - 1;
+    buf = encode(&b, &len);
+    CHECK(buf != NULL);
+    if (!buf)
+        return;
+    CHECK(len == 28 + 2 + 8 + 8 + 4 + sizeof(new_data) - 1);
+    CHECK(buf[38] == 1 && buf[45] == 8); /* after code, flags and the inode */
+    CHECK(decode(buf, len, &d) == 0);
+    CHECK(d.ops[0].flags == MSG_F_IFVERSION && d.ops[0].if_version == 0x0102030405060708ull);
+    CHECK(d.ops[0].size == sizeof(new_data) - 1 && memcmp(d.ops[0].data, new_data, 13) == 0);
+    /* cut inside the version: refused, never read past the end */
+    CHECK(decode(buf, 42, &d) != 0);
+    free(buf);
+}
+
 const struct unit_test msg_tests[] = {
+    {"msg_write_if_version", test_write_if_version},
     {"msg_round_trip", test_round_trip},
     {"msg_byte_order", test_byte_order},
     {"msg_header_errors", test_header_errors},

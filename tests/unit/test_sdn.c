@@ -58,8 +58,7 @@ static void test_sdn_rules(void)
         {"zone.a.type: vxlan\nvnet.v1.zone: a\n", "needs a tag"},
         {"zone.a.type: simple\nvnet.v1.zone: a\nsubnet.v1.10.0.0.0-24.gateway: 10.0.1.1\n",
          "outside"},
-        {"zone.a.type: simple\nvnet.v1.zone: a\nsubnet.v1.10.0.0.1-24.gateway: 10.0.0.1\n",
-         "CIDR"},
+        {"zone.a.type: simple\nvnet.v1.zone: a\nsubnet.v1.10.0.0.1-24.gateway: 10.0.0.1\n", "CIDR"},
         {"zone.a.type: simple\nvnet.toolongname.zone: a\n", "VNet id"},
         {"zone.a.type: simple\nsubnet.v9.10.0.0.0-24.gateway: 10.0.0.1\n", "does not exist"},
     };

@@ -14,11 +14,11 @@ extern const struct unit_test qemu_xml_tests[];
 extern const struct unit_test ha_tests[];
 extern const struct unit_test lxc_conf_tests[];
 extern const struct unit_test sdn_tests[];
+extern const struct unit_test network_conf_tests[];
 
-static const struct unit_test *const suites[] = {conf_tests,    memdb_tests,      msg_tests,
-                                                 sync_tests,    sync_fault_tests, kvs_tests,
-                                                 storage_tests, qemu_xml_tests,   ha_tests,
-                                                 lxc_conf_tests, sdn_tests};
+static const struct unit_test *const suites[] = {
+    conf_tests,    memdb_tests,    msg_tests, sync_tests,     sync_fault_tests, kvs_tests,
+    storage_tests, qemu_xml_tests, ha_tests,  lxc_conf_tests, sdn_tests,        network_conf_tests};
 
 int main(int argc, char **argv)
 {

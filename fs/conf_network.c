@@ -1,0 +1,62 @@
+/*
+ * conf_network: key table of nodes/<node>/network/<iface>/config, the bridge a
+ * node makes for pvefs (after Proxmox's /etc/network/interfaces stanzas):
+ *
+ *   type: bridge | ovs-bridge    required (checked at commit, so an interface pvefs
+ *                                did not make answers EPERM rather than "no type")
+ *   mtu: 1280..65520             Proxmox's range; absent: the kernel's choice
+ *   ports: eth1 veth3            space-separated ports (bridge_ports / ovs_ports)
+ *   comments: ...                free text
+ *
+ * Whether the ports exist is the owner node's to check (files_network.c).
+ */
+#include "conf_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* An interface name the kernel takes (IFNAMSIZ - 1), in the characters ifupdown uses. */
+static int pat_port(const char *v, size_t n)
+{
+    return n > 0 && n < 16 && conf_in_set(v, n, "-_.") && !(n <= 2 && v[0] == '.');
+}
+
+static int pat_ports(const char *v, size_t n)
+{
+    return conf_list_ok(v, n, ' ', pat_port);
+}
+
+static const char *const iface_types[] = {"bridge", "ovs-bridge", NULL};
+
+static const struct conf_type t_type = CONF_ENUM(iface_types);
+static const struct conf_type t_mtu = CONF_INT(1280, 65520);
+static const struct conf_type t_ports =
+    CONF_PAT(pat_ports, "a space-separated list of interface names (at most 15 characters)");
+
+/* Keys sorted bytewise, as canonical documents are. */
+static const struct conf_key iface_keys[] = {
+    {"comments", -1, &conf_t_str, 0},
+    {"mtu", -1, &t_mtu, 0},
+    {"ports", -1, &t_ports, 0},
+    {"type", -1, &t_type, 0},
+};
+
+static int iface_check(const char *doc, size_t len, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < len; i++)
+        if (doc[i] == '[' && (i == 0 || doc[i - 1] == '\n'))
+            return snprintf(err, errlen, "an interface config has no sections"), -EINVAL;
+    return 0;
+}
+
+const struct conf_schema conf_network_schema = {
+    .keys = iface_keys,
+    .nkeys = N(iface_keys),
+    .pending = "PENDING",
+    .doc_check = iface_check,
+};
