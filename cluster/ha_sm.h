@@ -55,12 +55,15 @@
 #define HA_LEASE_CRM    "crm" /* the holder name the manager claims an LRM lease with */
 
 /*
- * Timeouts. Defaults (HA_TIMEOUTS_DEFAULT): a round every 10 s; a lease lives
- * 120 s without renewal; an LRM that could not renew for 60 s fences itself;
- * the manager waits 10 s more than the lease life before claiming. Recovery thus
- * starts 130-140 s after a node's last renewal, while the node stopped its
- * guests 60 s after it: the 70 s between cover watchdog reset latency, store
- * delivery delay and clock-rate drift. ha_timeouts_check() enforces the order.
+ * Timeouts. Defaults (HA_TIMEOUTS_DEFAULT): a round every 2 s; a lease lives 20 s
+ * without renewal; an LRM that could not renew for 10 s fences itself (its guests
+ * are killed, and the hardware watchdog, where there is one, is set to reset the
+ * node by then); the manager waits 4 s more than the lease life before claiming.
+ * Recovery thus starts 24-26 s after a node's last renewal, while the node stopped
+ * its guests 10 s after it: the 14 s between cover a late round, watchdog latency,
+ * store delivery and clock drift (the clocks must agree; NTP keeps them within
+ * milliseconds). HA_TIMEOUTS_PROXMOX are Proxmox's (10/120/60 s, +10 s margin), which
+ * the simulator scenarios use. ha_timeouts_check() enforces the order.
  */
 struct ha_timeouts {
     uint64_t round_ms;      /* how often the CRM and every LRM act */
@@ -69,6 +72,10 @@ struct ha_timeouts {
     uint64_t fence_margin_ms; /* extra wait after a lease expired before claiming it */
 };
 #define HA_TIMEOUTS_DEFAULT                                                                        \
+    {                                                                                              \
+        2000, 20000, 10000, 4000                                                                   \
+    }
+#define HA_TIMEOUTS_PROXMOX                                                                        \
     {                                                                                              \
         10000, 120000, 60000, 10000                                                                \
     }

@@ -17,6 +17,8 @@
  * Pipe protocol, one line a message: "arm <ms> <pid>:<start> ...", "disarm".
  */
 #include <errno.h>
+#include <linux/watchdog.h>
+#include <sys/ioctl.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -235,8 +237,21 @@ void ha_wd_arm(struct fs *fs, uint64_t timeout_ms, int arm)
                     strerror(errno));
     if (arm && dev_fd < 0 && access("/dev/watchdog", F_OK) == 0) {
         dev_fd = open("/dev/watchdog", O_WRONLY | O_CLOEXEC);
-        if (dev_fd < 0)
+        if (dev_fd < 0) {
             clog_append("ha", "cannot open /dev/watchdog: %s", strerror(errno));
+        } else {
+            /* the device must reset a hung node within the self-fence time, or recovery
+             * elsewhere could start while it still runs guests */
+            int want = (int)(timeout_ms / 1000), got = want;
+            if (want < 1)
+                want = got = 1;
+            if (ioctl(dev_fd, WDIOC_SETTIMEOUT, &got) || ioctl(dev_fd, WDIOC_GETTIMEOUT, &got) ||
+                got > want)
+                clog_append("ha",
+                            "/dev/watchdog resets after %d s, more than the self-fence time "
+                            "%d s: only the watchdog process fences this node in time",
+                            got, want);
+        }
     }
     if (dev_fd >= 0 && arm && write(dev_fd, "1", 1) != 1)
         clog_append("ha", "cannot pet /dev/watchdog: %s", strerror(errno));

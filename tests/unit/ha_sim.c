@@ -408,7 +408,7 @@ struct ha_sim *ha_sim_new(void)
 
     if (!s)
         return NULL;
-    s->to = (struct ha_timeouts)HA_TIMEOUTS_DEFAULT;
+    s->to = (struct ha_timeouts)HA_TIMEOUTS_PROXMOX;
     set_nodes(s, 3);
     return s;
 }

@@ -128,7 +128,7 @@ static void test_ha_scenarios(void)
 static struct ha_config cfg;
 static struct ha_node_in nodes[4];
 static struct ha_lrm_report lrm[4];
-static const struct ha_timeouts to = HA_TIMEOUTS_DEFAULT;
+static const struct ha_timeouts to = HA_TIMEOUTS_PROXMOX;
 
 static struct ha_input input(uint64_t now, size_t n)
 {
@@ -283,7 +283,7 @@ static void test_ha_config_parsers(void)
 {
     struct ha_group g = {.name = "g"};
     struct ha_resource r;
-    struct ha_timeouts t = HA_TIMEOUTS_DEFAULT;
+    struct ha_timeouts t = HA_TIMEOUTS_PROXMOX;
     char err[160];
 
     CHECK(ha_group_set_nodes(&g, "n1:2,n2,n3:-1", err, sizeof(err)) == 0);
