@@ -132,6 +132,7 @@ int ha_resource_before(const struct pv_obj *o, char **doc, size_t *len, struct p
 int ha_group_destroy(const struct pv_obj *o, struct pv_err *e);
 int ha_status_file_render(const struct pv_obj *o, struct pv_buf *out);
 int ha_resource_status_render(const struct pv_obj *o, struct pv_buf *out);
+int ha_resource_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e);
 
 /* nodes/<node>/network/<iface>/ (files_network.c; the monitor is net_mon.c, see network.h) */
 int iface_name_ok(const char *name, struct pv_err *e);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../cluster/clog.h"
 #include "conf.h"
 #include "files.h"
 #include "fs.h"
@@ -173,4 +174,24 @@ int ha_resource_status_render(const struct pv_obj *o, struct pv_buf *out)
         rc = pv_buf_printf(out, "state: queued\n"); /* the manager has not taken it yet */
     free(st);
     return rc;
+}
+
+/* migrate|relocate <node>: a request the manager takes at its next round (ha/requests). */
+int ha_resource_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e)
+{
+    char line[256], *argv[4];
+    int argc, known;
+
+    if (pv_cmdline(in, len, line, sizeof(line), e))
+        return -e->err;
+    argc = pv_split(line, argv, 4);
+    if (argc != 2 || (strcmp(argv[0], "migrate") != 0 && strcmp(argv[0], "relocate") != 0))
+        return pv_fail(e, EINVAL, "commands: migrate <node> | relocate <node>");
+    known = ha_node_dir(o->fs, argv[1]) != 0;
+    if (!known)
+        return pv_fail(e, EINVAL, "no node named '%.64s'", argv[1]);
+    if (ha_request_add(o->fs, o->name, argv[0], argv[1], e))
+        return -e->err;
+    clog_append("ha", "%s of %s to %s requested", argv[0], o->name, argv[1]);
+    return 0;
 }

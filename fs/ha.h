@@ -24,6 +24,7 @@
 #define HA_MANAGER_LOCK   "manager_lock"
 #define HA_LRM_LOCK       "lrm_lock"
 #define HA_LRM_STATUS     "lrm_status"
+#define HA_REQUESTS       "requests"
 
 /* Copies stored file name of directory dir into buf (NUL-terminated). Its length,
  * or -ENOENT; *version (if not NULL) gets the file's store version. */
@@ -31,6 +32,9 @@ int ha_file_read(struct fs *fs, uint64_t dir, const char *name, char *buf, size_
                  uint64_t *version);
 /* Inodes of ha/ and of nodes/<node>/ (0 if missing). */
 uint64_t ha_dir(struct fs *fs);
+/* Queues migrate|relocate of sid to target for the manager (ha_env_real.c). */
+int ha_request_add(struct fs *fs, const char *sid, const char *verb, const char *target,
+                   struct pv_err *e);
 uint64_t ha_node_dir(struct fs *fs, const char *node);
 /* The directory of guest sid ("vm:100", "ct:100") and its node; 0 if no such guest of
  * that kind. */

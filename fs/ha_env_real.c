@@ -319,10 +319,65 @@ static int op_write_status(struct ha_env *e, const char *text)
     return put_file(r->fs, ha_dir(r->fs), HA_MANAGER_STATUS, text, 0, 0, &pe);
 }
 
+/*
+ * Admin requests (ha/resources/<sid>/ctl: migrate|relocate <node>) wait in the stored
+ * file ha/requests, one "<sid> <migrate|relocate> <node>" per line. Adding and taking
+ * are conditional writes over the version read, so a request is never lost to a race
+ * and is taken exactly once.
+ */
+int ha_request_add(struct fs *fs, const char *sid, const char *verb, const char *target,
+                   struct pv_err *e)
+{
+    char *text = malloc(HA_STATUS_MAX);
+    int rc = -EAGAIN;
+
+    if (!text)
+        return pv_fail(e, ENOMEM, "out of memory");
+    for (int tries = 0; tries < 8 && rc == -EAGAIN; tries++) {
+        uint64_t ver = 0;
+        int n = ha_file_read(fs, ha_dir(fs), HA_REQUESTS, text, HA_STATUS_MAX, &ver);
+        size_t len = n > 0 ? (size_t)n : 0;
+        if (len + 200 >= HA_STATUS_MAX) {
+            rc = pv_fail(e, EAGAIN, "too many HA requests are waiting; try again");
+            break;
+        }
+        snprintf(text + len, HA_STATUS_MAX - len, "%s %s %s\n", sid, verb, target);
+        rc = put_file(fs, ha_dir(fs), HA_REQUESTS, text, n < 0, n < 0 ? 0 : ver, e);
+        if (rc == -ESTALE || rc == -EEXIST)
+            rc = -EAGAIN; /* another request got in first: read again */
+    }
+    free(text);
+    return rc;
+}
+
 static size_t op_take_requests(struct ha_env *e, struct ha_request *out, size_t max)
 {
-    (void)e, (void)out, (void)max; /* migrate/relocate go through the guests' own ctl */
-    return 0;
+    struct fs *fs = real(e)->fs;
+    char *text = malloc(HA_STATUS_MAX), *save = NULL;
+    struct pv_err pe = {0};
+    uint64_t ver = 0;
+    size_t n = 0;
+
+    if (!text)
+        return 0;
+    /* taken first, used after: a request is acted on only once it is gone from the file */
+    if (ha_file_read(fs, ha_dir(fs), HA_REQUESTS, text, HA_STATUS_MAX, &ver) <= 0 ||
+        put_file(fs, ha_dir(fs), HA_REQUESTS, "", 0, ver, &pe)) {
+        free(text);
+        return 0;
+    }
+    for (char *l = strtok_r(text, "\n", &save); l && n < max; l = strtok_r(NULL, "\n", &save)) {
+        char sid[HA_NAME_LEN], verb[16], target[HA_NAME_LEN];
+        if (sscanf(l, "%31s %15s %31s", sid, verb, target) != 3)
+            continue;
+        memset(&out[n], 0, sizeof(out[n]));
+        snprintf(out[n].sid, sizeof(out[n].sid), "%s", sid);
+        snprintf(out[n].target, sizeof(out[n].target), "%s", target);
+        out[n].kind = strcmp(verb, "relocate") == 0 ? HA_CMD_RELOCATE : HA_CMD_MIGRATE;
+        n++;
+    }
+    free(text);
+    return n;
 }
 
 static void op_send_commands(struct ha_env *e, const struct ha_cmd *cmd, size_t n)

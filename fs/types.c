@@ -228,6 +228,7 @@ static const struct pv_file ha_resource_files[] = {
      .initial = ha_resource_initial,
      .before_commit = ha_resource_before},
     PV_STATUS("status", ha_resource_status_render, PF_VOLATILE),
+    PV_CTL("ctl", ha_resource_ctl_apply),
     PV_END,
 };
 

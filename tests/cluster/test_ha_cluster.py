@@ -13,6 +13,7 @@
 Short timeouts, as the daemons read them from PVEFS_HA_*: round 1 s, lease 6 s, self-fence
 3 s, margin 1 s. Recovery may start 7 s after the dead node's last renewal; it fenced
 itself 3 s after it."""
+import errno
 import os
 import re
 import subprocess
@@ -198,6 +199,29 @@ def test_crash_restart_then_relocate(hacluster):
     r = try_write(n2.p("ha/resources/ct:520/config"), "state: stopped\n")
     assert r["writes"] == [0] and r["close"] == 0, r
     wait_until(lambda: running_on(c, 520) == [], 15, "ct 520 stopped by HA")
+
+
+@pytest.mark.budget(120)
+def test_migrate_and_relocate_requests(hacluster):
+    """An admin asks the manager to move an HA guest: migrate (a container moves in
+    restart mode) and relocate; the guest runs on the target each time, once."""
+    c = hacluster
+    n1, n2, n3 = c[1], c[2], c[3]
+    make_ha_ct(c, 530)
+    r = try_write(n3.p("ha/resources/ct:530/ctl"), "migrate n2\n")
+    assert r["writes"] == [0], (r, n3.read("cluster/errors")[-300:])
+    wait_until(lambda: running_on(c, 530) == ["n2"], 30, "ct 530 migrated to n2")
+    st = wait_until(lambda: svc_status(n1, 530).get("state") == "started" and svc_status(n1, 530),
+                    15, "service started on n2")
+    assert st["node"] == "n2", st
+    r = try_write(n1.p("ha/resources/ct:530/ctl"), "relocate n3\n")
+    assert r["writes"] == [0], r
+    wait_until(lambda: running_on(c, 530) == ["n3"], 30, "ct 530 relocated to n3")
+    # bad requests: a clean error, nothing moves
+    for cmd in ("migrate nowhere", "teleport n1", "migrate"):
+        r = try_write(n1.p("ha/resources/ct:530/ctl"), cmd + "\n")
+        assert r["writes"] == [errno.EINVAL], (cmd, r)
+    assert running_on(c, 530) == ["n3"]
 
 
 @pytest.mark.budget(240)
