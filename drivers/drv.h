@@ -51,4 +51,11 @@ const struct drv_guest_ops *drv_guest(const char *kind);
 
 extern const struct drv_guest_ops drv_none;
 
+/* drv_fork.c: periodic background work (shared) against calls that fork in-process
+ * (exclusive). A thread must not fork-enter while it holds bg. */
+void drv_bg_enter(void);
+void drv_bg_leave(void);
+void drv_fork_enter(void);
+void drv_fork_leave(void);
+
 #endif

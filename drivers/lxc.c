@@ -19,6 +19,7 @@
 #include "../fs/conf.h"
 #include "lxc.h"
 #include "stor.h"
+#include "drv.h"
 
 #define MAX_CT 1024
 
@@ -244,13 +245,16 @@ static void *stats_main(void *arg)
 {
     (void)arg;
     while (__atomic_load_n(&L.running, __ATOMIC_ACQUIRE)) {
-        DIR *d = opendir(L.lxcpath);
+        DIR *d;
         struct dirent *e;
+        drv_bg_enter();
+        d = opendir(L.lxcpath);
         while (d && (e = readdir(d)))
             if (e->d_name[0] != '.' && strlen(e->d_name) < 16)
                 sample(e->d_name);
         if (d)
             closedir(d);
+        drv_bg_leave();
         for (int i = 0; i < 10 && __atomic_load_n(&L.running, __ATOMIC_ACQUIRE); i++)
             usleep(100 * 1000);
     }

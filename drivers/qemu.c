@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "qemu_int.h"
+#include "drv.h"
 
 #define SYSTEM_SOCK "/run/libvirt/libvirt-sock"
 
@@ -351,7 +352,12 @@ virConnectPtr qemu_conn(char *err, size_t errlen)
 
 int qemu_connect(char *err, size_t errlen)
 {
-    virConnectPtr c = virConnectOpen(qg.uri);
+    virConnectPtr c;
+
+    /* the embedded driver probes QEMU's capabilities by forking it */
+    drv_fork_enter();
+    c = virConnectOpen(qg.uri);
+    drv_fork_leave();
     int lc, rb;
 
     if (!c)

@@ -14,6 +14,7 @@
 
 #include "../fs/conf.h"
 #include "qemu_int.h"
+#include "drv.h"
 
 int qemu_begin(const char *vmid, struct qemu_act *a, char *err, size_t errlen)
 {
@@ -278,7 +279,10 @@ int qemu_start(const char *vmid, const char *config, size_t len, char *err, size
     }
     if ((r = define(&a, config, len, err, errlen)) < 0)
         goto out;
-    if (virDomainCreate(a.d) < 0) {
+    drv_fork_enter();
+    r = virDomainCreate(a.d);
+    drv_fork_leave();
+    if (r < 0) {
         r = qemu_fail(err, errlen, "vm %s: cannot start", vmid);
         goto out;
     }

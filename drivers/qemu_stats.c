@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "qemu_int.h"
+#include "drv.h"
 
 struct sample {
     char vmid[16];
@@ -362,7 +363,9 @@ void *qemu_stats_main(void *arg)
             if (qemu_connect(err, sizeof(err)) < 0)
                 virResetLastError(); /* actions report "reconnecting" meanwhile */
         } else {
+            drv_bg_enter();
             cycle(++cyc);
+            drv_bg_leave();
         }
         pthread_mutex_lock(&qg.lock);
         clock_gettime(CLOCK_REALTIME, &until);

@@ -23,6 +23,7 @@
 #include "../cluster/kvs.h"
 #include "conf.h"
 #include "network.h"
+#include "../drivers/drv.h"
 
 #define MON_PERIOD_S 2
 #define PUBLISH_MAX  (12u << 10) /* of the 32 KiB a node's status may take */
@@ -293,9 +294,11 @@ static void *mon_main(void *arg)
     while (!mon.stop) {
         struct timespec ts;
         pthread_mutex_unlock(&mon.lock);
+        drv_bg_enter();
         net_mon_lock();
         net_mon_sync_locked(fs);
         net_mon_unlock();
+        drv_bg_leave();
         pthread_mutex_lock(&mon.lock);
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += MON_PERIOD_S;

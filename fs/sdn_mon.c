@@ -20,6 +20,7 @@
 #include "files.h"
 #include "fs.h"
 #include "notify.h"
+#include "../drivers/drv.h"
 
 #define RETRY_S 10
 
@@ -140,6 +141,7 @@ static void *mon_main(void *arg)
         int retry;
         char *text = NULL;
 
+        drv_bg_enter();
         pthread_mutex_lock(&M.lock);
         for (int i = 0; i < M.nres; i++)
             failed |= M.res[i].state == SDN_ERROR;
@@ -156,6 +158,7 @@ static void *mon_main(void *arg)
         }
         last_ver = ver;
         free(text);
+        drv_bg_leave();
         /* a look at the tree and the membership is cheap: an apply starts within 0.1 s */
         usleep(100 * 1000);
     }

@@ -20,6 +20,7 @@
 #include "../cluster/clog.h"
 #include "../cluster/kvs.h"
 #include "storage.h"
+#include "../drivers/drv.h"
 
 #define MON_PERIOD_S 2
 #define MAX_STOR     64
@@ -372,8 +373,10 @@ static void *mon_main(void *arg)
     while (!mon.stop) {
         mon.kicked = 0;
         pthread_mutex_unlock(&mon.lock);
+        drv_bg_enter();
         cycle_storages(fs);
         stor_mon_ceph_refresh(fs);
+        drv_bg_leave();
         pthread_mutex_lock(&mon.lock);
         if (!mon.stop && !mon.kicked) {
             struct timespec ts;
