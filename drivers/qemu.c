@@ -269,9 +269,14 @@ void qemu_notify(const char *vmid, const char *state, const char *why)
 static int seen(struct qemu_vm *vm, int event, const char **why, const char *state)
 {
     int64_t now = qemu_mono_ms();
-    char last[sizeof(vm->last)];
-    int dup;
+    char last[sizeof(vm->last)], name[24];
+    int dup, pid = 0;
 
+    /* the first stats sample of a booting TCG guest can take seconds; the pid cannot wait */
+    if (strcmp(state, "running") == 0) {
+        snprintf(name, sizeof(name), "vm%s", vm->vmid);
+        pid = qemu_pid_file(name);
+    }
     pthread_mutex_lock(&qg.lock);
     if (event == VIR_DOMAIN_EVENT_RESUMED && strcmp(vm->st.state, "stopped") == 0)
         *why = "started";
@@ -279,6 +284,10 @@ static int seen(struct qemu_vm *vm, int event, const char **why, const char *sta
         apply_state(vm, state);
         if (event == VIR_DOMAIN_EVENT_STARTED)
             vm->started = now / 1000;
+        if (pid)
+            vm->st.pid = pid;
+        /* sample now: status should carry the new pid before the next publication */
+        pthread_cond_signal(&qg.stats_cv);
     }
     snprintf(last, sizeof(last), "%s %s", state, *why);
     dup = strcmp(last, vm->last) == 0 && now - vm->last_ms < 2000;

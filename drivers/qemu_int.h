@@ -60,7 +60,7 @@ struct qemu_global {
     struct qemu_vm **vms;
     size_t nvms, capvms;
     pthread_t stats_th;
-    pthread_cond_t stats_cv; /* wakes the stats thread on close */
+    pthread_cond_t stats_cv; /* wakes the stats thread: close, events */
 };
 extern struct qemu_global qg;
 
@@ -113,6 +113,8 @@ int qemu_build_xml(const char *vmid, const char *config, size_t len, const char 
 
 /* The stats thread. */
 void *qemu_stats_main(void *arg);
+/* The QEMU pid from libvirt's pid file for domain name; 0 when unknown. */
+int qemu_pid_file(const char *name);
 
 int64_t qemu_mono_ms(void);
 

@@ -113,22 +113,29 @@ static struct {
     int pid;
 } scanned[64];
 
-static int read_pid(const char *name)
+int qemu_pid_file(const char *name)
 {
-    int known = 0, slot = -1;
-
     char path[1300], buf[32];
     FILE *f;
     int pid = 0;
 
-    if (qg.piddir[0]) {
-        snprintf(path, sizeof(path), "%s/%s.pid", qg.piddir, name);
-        if ((f = fopen(path, "r"))) {
-            if (fgets(buf, sizeof(buf), f))
-                pid = atoi(buf);
-            fclose(f);
-        }
+    if (!qg.piddir[0])
+        return 0;
+    snprintf(path, sizeof(path), "%s/%s.pid", qg.piddir, name);
+    if ((f = fopen(path, "re"))) {
+        if (fgets(buf, sizeof(buf), f))
+            pid = atoi(buf);
+        fclose(f);
     }
+    return pid > 0 ? pid : 0;
+}
+
+static int read_pid(const char *name)
+{
+    int known = 0, slot = -1;
+    char path[64];
+    int pid = qemu_pid_file(name);
+
     if (pid > 0)
         return pid;
     for (int i = 0; i < 64; i++) {
@@ -241,7 +248,8 @@ static int store(struct qemu_vm *vm, const struct sample *s, unsigned long seq0,
         vm->st.known = 1;
         snprintf(vm->st.state, sizeof(vm->st.state), "%s", s->state);
     } else if (vm->evgen > seq0) {
-        /* an event is newer than this sample */
+        /* an event is newer than this sample: nothing in it is current */
+        return 0;
     } else if (strcmp(vm->st.state, s->state) == 0) {
         vm->pending[0] = '\0';
     } else if (strcmp(vm->pending, s->state) == 0) {

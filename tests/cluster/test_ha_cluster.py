@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from clusterlib import wait_until
-from pvefslib import cgroup_dirs, kill_cgroup, kill_procs_under, read_text, run, try_write, write_ok
+from pvefslib import cgroup_dirs, kill_cgroup, kill_guest_pid, kill_procs_under, read_text, run, try_write, write_ok
 
 ROOT = Path(__file__).resolve().parents[2]
 HA_ENV = {"PVEFS_HA_ROUND": "1", "PVEFS_HA_LEASE": "6", "PVEFS_HA_FENCE": "3",
@@ -180,7 +180,7 @@ def test_crash_restart_then_relocate(hacluster):
     make_ha_ct(c, 520, "max_restart: 1\nmax_relocate: 1\n")
     pid1 = int(fields(n1.read("nodes/n1/lxc/520/status"))["pid"])
 
-    os.kill(pid1, 9)
+    kill_guest_pid(pid1)
     pid2 = wait_until(lambda: (fields(n1.read("nodes/n1/lxc/520/status")).get("pid")
                                not in (None, str(pid1))) and
                       int(fields(n1.read("nodes/n1/lxc/520/status"))["pid"]), 20,
@@ -188,7 +188,7 @@ def test_crash_restart_then_relocate(hacluster):
     assert running_on(c, 520) == ["n1"]
     wait_until(lambda: svc_status(n2, 520).get("restarts") == "1", 5, "restart counted")
 
-    os.kill(pid2, 9)
+    kill_guest_pid(pid2)
     where = wait_until(lambda: ct_node(n2, 520)[0] in ("n2", "n3") and
                        ct_node(n2, 520)[1] == "running" and ct_node(n2, 520)[0], 30,
                        "ct 520 relocated to n2 or n3 and running")

@@ -392,6 +392,14 @@ def kill_all_live_daemons():
         kill_group(pid, proc)
 
 
+def kill_guest_pid(pid):
+    """SIGKILL one process a status file named. Refuses 0, 1 and negatives: os.kill(0)
+    would kill the test's own process group."""
+    pid = int(pid)
+    assert pid > 1, "refusing to kill pid %d" % pid
+    os.kill(pid, signal.SIGKILL)
+
+
 def kill_group(pid, proc=None):
     """SIGKILLs a daemon and every process of its session (it runs with start_new_session):
     a child forked after the mount (libvirt's, before it execs QEMU) holds /dev/fuse, and

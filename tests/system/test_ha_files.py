@@ -7,13 +7,12 @@ The daemon runs with short HA timeouts (round 1 s, lease 6 s, self-fence 3 s, ma
 through PVEFS_HA_* in its environment, in a network namespace of its own with vmbr0."""
 import errno
 import os
-import signal
 import time
 from pathlib import Path
 
 import pytest
 
-from pvefslib import Pvefs, make_base, read_text, remove_base, run, try_write, write_errno, write_ok
+from pvefslib import Pvefs, kill_guest_pid, make_base, read_text, remove_base, run, try_write, write_errno, write_ok
 
 ROOT = Path(__file__).resolve().parents[2]
 HA_ENV = {"PVEFS_HA_ROUND": "1", "PVEFS_HA_LEASE": "6", "PVEFS_HA_FENCE": "3",
@@ -190,7 +189,7 @@ def test_ha_container_restart_then_error(hanode):
     assert "holder: n1" in read_text(d.p("nodes/n1/lrm_lock"))
 
     # its init killed: restarted in place (max_restart 1)
-    os.kill(pid1, signal.SIGKILL)
+    kill_guest_pid(pid1)
     pid2 = wait_for(lambda: (ct_pid(d, 300) not in (0, pid1)) and ct_pid(d, 300), 20,
                     "HA to restart ct 300 in place")
     assert pid2 != pid1
@@ -200,7 +199,7 @@ def test_ha_container_restart_then_error(hanode):
     assert "crashed" in log, log[-2000:]
 
     # killed again: restarts used up, and one node has nowhere to relocate to: error
-    os.kill(pid2, signal.SIGKILL)
+    kill_guest_pid(pid2)
     wait_for(lambda: fields(read_text(d.p("ha/resources/ct:300/status"))).get("state") == "error",
              20, "ct:300 to go to error")
     time.sleep(2)

@@ -8,14 +8,13 @@ import errno
 import os
 import re
 import select
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from pvefslib import (NODE, Pvefs, make_base, read_text, remove_base, run, try_write,
+from pvefslib import (NODE, kill_guest_pid, Pvefs, make_base, read_text, remove_base, run, try_write,
                       write_errno, write_ok)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -210,7 +209,7 @@ def test_ct_init_killed_shows_stopped(ctnode):
     ct = make_ct(d, 301, "10.77.0.3")
     assert ct.ctl("start") == [0]
     pid = int(wait_for(lambda: ct.status().get("pid"), 5, "pid"))
-    os.kill(pid, signal.SIGKILL)
+    kill_guest_pid(pid)
     wait_for(lambda: ct.state() == "stopped", 10, "stopped after its init was killed")
     wait_for(lambda: re.search(r"ct 301 on %s is stopped \(its init exited\)" % NODE, d.log()), 10,
              "a log line")

@@ -5,14 +5,13 @@ import errno
 import os
 import re
 import select
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from pvefslib import NODE, read_text, try_write, write_ok
+from pvefslib import NODE, kill_guest_pid, read_text, try_write, write_ok
 
 ROOT = Path(__file__).resolve().parents[2]
 GUEST = ROOT / "build" / "guest"
@@ -104,6 +103,8 @@ def test_vm_lifecycle(pvefs, guest):
     # start: returns when libvirt reports it running; the guest then boots
     assert vm.ctl("start") == [0], d.errors()[-3:]
     assert vm.state() == "running"
+    # the pid comes with the state, not with the first (slow, on a booting guest) stats sample
+    assert int(vm.status().get("pid", "0")) > 0, vm.status()
     vm.wait_boot()
     st = vm.status()
     assert st["state"] == "running" and int(st["pid"]) > 0, st
@@ -154,8 +155,8 @@ def test_vm_killed_outside_shows_stopped(pvefs, guest):
     vm = make_vm(d, guest, 101)
     assert vm.ctl("start") == [0]
     vm.wait_boot()
-    pid = int(vm.status()["pid"])
-    os.kill(pid, signal.SIGKILL)
+    pid = int(vm.status().get("pid", "0"))
+    kill_guest_pid(pid)
     wait_for(lambda: vm.state() == "stopped", 15, "state stopped after kill -9")
     assert vm.status()["state"] == "stopped"
     wait_for(lambda: re.search(r"vm 101 on %s is stopped" % NODE, d.log()), 10, "a log line")
