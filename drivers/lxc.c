@@ -28,7 +28,8 @@ struct ct {
     struct lxc_stats s;
     uint64_t last_cpu_ns;
     double last_t;
-    int busy; /* a lifecycle call is under way: a stop is not a crash */
+    int busy;          /* a lifecycle call is under way: a stop is not a crash */
+    unsigned long seq; /* of the newest sample stored */
 };
 
 static struct {
@@ -40,6 +41,7 @@ static struct {
     struct lxc_cg_layout cg;
     struct ct ct[MAX_CT];
     int n;
+    unsigned long seq; /* samples begun */
 } L = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 int lxc_ready(void)
@@ -90,11 +92,22 @@ int lxc_state(const char *ctid, char *buf, size_t len)
     return 0;
 }
 
+static void sample(const char *id);
+
 int lxc_stats(const char *ctid, struct lxc_stats *s)
 {
     struct ct *c;
-    int rc = -ENOENT;
+    char live[16];
+    int rc = -ENOENT, stale;
 
+    /* status agrees with state: a start still under way has no sample yet */
+    lxc_state(ctid, live, sizeof(live));
+    pthread_mutex_lock(&L.lock);
+    c = ct_get(ctid, 0);
+    stale = !c || !c->s.known || strcmp(c->s.state, live) != 0;
+    pthread_mutex_unlock(&L.lock);
+    if (stale)
+        sample(ctid);
     pthread_mutex_lock(&L.lock);
     if ((c = ct_get(ctid, 0)) && c->s.known) {
         *s = c->s;
@@ -210,8 +223,12 @@ static void sample(const char *id)
     struct lxc_stats s = {.known = 1};
     char dir[300], why[96] = "";
     double t = now_s();
+    unsigned long seq;
     struct ct *c;
 
+    pthread_mutex_lock(&L.lock);
+    seq = ++L.seq;
+    pthread_mutex_unlock(&L.lock);
     cg_dir(id, dir, sizeof(dir));
     lxc_cg_read(&L.cg, dir, &f);
     snprintf(s.state, sizeof(s.state), "%s", state_of(&f));
@@ -225,7 +242,10 @@ static void sample(const char *id)
         net_of(id, &s.netin, &s.netout);
     }
     pthread_mutex_lock(&L.lock);
-    if ((c = ct_get(id, 1))) {
+    /* a sample begun before a newer one was stored (the stats thread racing a start) is
+     * stale: dropped */
+    if ((c = ct_get(id, 1)) && seq > c->seq) {
+        c->seq = seq;
         if (c->s.known && f.populated && c->last_cpu_ns && f.cpu_ns >= c->last_cpu_ns &&
             t > c->last_t)
             s.cpu = (double)(f.cpu_ns - c->last_cpu_ns) / 1e9 / (t - c->last_t);

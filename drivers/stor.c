@@ -253,10 +253,16 @@ static int qimg_errno(const char *msg)
     return EIO;
 }
 
+/* The child's stdin, stdout and fd 3; -1: /dev/null, a pipe drained into out, none. */
+struct spawn_fds {
+    int in, out, fd3;
+};
+
 /* Runs prog with argv (argv[0] included) and returns 0, or -errno with its stderr's gist. */
-static int spawn(const char *prog, const char *what, char *const av[], int fd3, struct pv_buf *out,
-                 char *err, size_t errlen)
+static int spawn(const char *prog, const char *what, char *const av[], struct spawn_fds io,
+                 struct pv_buf *out, char *err, size_t errlen)
 {
+    int fd3 = io.fd3;
     char ebuf[1024];
     int op[2] = {-1, -1}, ep[2] = {-1, -1}, rc, status;
     posix_spawn_file_actions_t fa;
@@ -273,8 +279,11 @@ static int spawn(const char *prog, const char *what, char *const av[], int fd3, 
         return stor_fail(err, errlen, rc, "%s %s: pipe: %s", prog, what, strerror(-rc));
     }
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, op[1], 1);
+    if (io.in >= 0)
+        posix_spawn_file_actions_adddup2(&fa, io.in, 0);
+    else
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, io.out >= 0 ? io.out : op[1], 1);
     posix_spawn_file_actions_adddup2(&fa, ep[1], 2);
     if (fd3 >= 0)
         posix_spawn_file_actions_adddup2(&fa, fd3, 3);
@@ -325,12 +334,18 @@ int stor_qimg(const char *what, char *const argv[], int fd3, struct pv_buf *out,
     for (; argv[n - 1] && n < sizeof(av) / sizeof(av[0]) - 1; n++)
         av[n] = argv[n - 1];
     av[n] = NULL;
-    return spawn(QIMG, what, av, fd3, out, err, errlen);
+    return spawn(QIMG, what, av, (struct spawn_fds){-1, -1, fd3}, out, err, errlen);
 }
 
 int stor_run(const char *prog, const char *what, char *const argv[], char *err, size_t errlen)
 {
-    return spawn(prog, what, argv, -1, NULL, err, errlen);
+    return spawn(prog, what, argv, (struct spawn_fds){-1, -1, -1}, NULL, err, errlen);
+}
+
+int stor_run_io(const char *prog, const char *what, char *const argv[], int in, int out, char *err,
+                size_t errlen)
+{
+    return spawn(prog, what, argv, (struct spawn_fds){in, out, -1}, NULL, err, errlen);
 }
 
 /*

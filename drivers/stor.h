@@ -123,6 +123,9 @@ int stor_subvol_free(const struct stor_vol *v);
 
 /* Runs prog (argv[0] is its name) with no shell; 0, or -errno and what it said on stderr. */
 int stor_run(const char *prog, const char *what, char *const argv[], char *err, size_t errlen);
+/* The same with stdin from in and stdout to out (-1: /dev/null, discarded). */
+int stor_run_io(const char *prog, const char *what, char *const argv[], int in, int out, char *err,
+                size_t errlen);
 int stor_qimg(const char *what, char *const argv[], int fd3, struct pv_buf *out, char *err,
               size_t errlen);
 

@@ -415,7 +415,7 @@ static int run_verb(const struct pv_obj *o, const struct guest_verb *v, int argc
     if (v->arg == ARG_DISK && argc == 2)
         return guest_resize(o, argv[0], argv[1], e);
     if (v->arg == ARG_NODE && argc >= 1)
-        return guest_migrate(o, argv[0], e);
+        return guest_migrate(o, argv[0], argc > 1 ? argv[1] : NULL, e);
     if (v->arg == ARG_CLONE && argc >= 1)
         return guest_clone(o, argv[0], argc > 1 ? argv[1] : NULL, e);
     if (v->arg == ARG_TEMPLATE)

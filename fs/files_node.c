@@ -273,6 +273,7 @@ static const struct {
 } node_verbs[] = {
     {"ping", ctl_ping},
     {"log", ctl_log},
+    {"import-volume", vol_xfer_import}, /* a migration's copy, sent by the source node */
 };
 
 int node_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e)
@@ -290,5 +291,6 @@ int node_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct pv
         if (strcmp(node_verbs[i].verb, line) == 0)
             return node_verbs[i].run(o, rest, e);
     }
-    return pv_fail(e, EINVAL, "unknown command '%.64s' (known: ping, log <text>)", line);
+    return pv_fail(e, EINVAL,
+                   "unknown command '%.64s' (known: ping, log <text>, import-volume ...)", line);
 }

@@ -109,6 +109,9 @@ int fs_commit(struct fs *fs, struct msg_batch *b, struct memdb_result *res, stru
  */
 int fs_cmd(struct fs *fs, uint64_t dir, const char *file, const char *cmd, size_t n,
            struct pv_err *e);
+/* The same, waiting up to timeout_ms for a forwarded command (a volume copy). */
+int fs_cmd_wait(struct fs *fs, uint64_t dir, const char *file, const char *cmd, size_t n,
+                int timeout_ms, struct pv_err *e);
 
 /*
  * Catalog changes made by drivers after the backend acted (ops_dir.c): creates

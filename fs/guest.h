@@ -15,8 +15,9 @@ int is_remote(const struct pv_obj *o);
 /* A remote guest's state and, if lines, its published "k: v" figures. 0 or -ENOENT. */
 int remote_guest(const struct pv_obj *o, char *state, size_t slen, struct pv_buf *lines);
 
-/* resize <disk> <[+]size> (files_guest_disk.c) and migrate <node> (files_migrate.c). */
+/* resize <disk> <[+]size> (files_guest_disk.c) and migrate <node> [<target storage>]
+ * (files_migrate.c; tsid NULL: the same storage ids). */
 int guest_resize(const struct pv_obj *o, const char *disk, const char *size, struct pv_err *e);
-int guest_migrate(const struct pv_obj *o, const char *target, struct pv_err *e);
+int guest_migrate(const struct pv_obj *o, const char *target, const char *tsid, struct pv_err *e);
 
 #endif

@@ -304,7 +304,7 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
  * status channel (cluster mode), so the apply callbacks always run on their owner.
  */
 static int forward_cmd(struct fs *fs, const struct pv_obj *o, const char *file, const char *buf,
-                       size_t n, struct pv_err *e)
+                       size_t n, int timeout_ms, struct pv_err *e)
 {
     struct kvs *k = fs_cluster_kvs(fs);
     char path[sizeof(o->path) + 256];
@@ -313,7 +313,7 @@ static int forward_cmd(struct fs *fs, const struct pv_obj *o, const char *file, 
     if (!k)
         return pv_fail(e, EHOSTUNREACH, "node %s is not reachable", o->node);
     snprintf(path, sizeof(path), "%s/%s", o->path, file);
-    rc = kvs_forward(k, o->node, path, buf, n, KVS_TIMEOUT_MS, e->msg, sizeof(e->msg));
+    rc = kvs_forward(k, o->node, path, buf, n, timeout_ms, e->msg, sizeof(e->msg));
     if (rc == 0)
         return 0;
     e->err = rc < 0 ? -rc : EIO;
@@ -324,6 +324,12 @@ static int forward_cmd(struct fs *fs, const struct pv_obj *o, const char *file, 
 
 int fs_cmd(struct fs *fs, uint64_t dir, const char *file, const char *cmd, size_t n,
            struct pv_err *e)
+{
+    return fs_cmd_wait(fs, dir, file, cmd, n, KVS_TIMEOUT_MS, e);
+}
+
+int fs_cmd_wait(struct fs *fs, uint64_t dir, const char *file, const char *cmd, size_t n,
+                int timeout_ms, struct pv_err *e)
 {
     const struct pv_file *f;
     struct pv_obj o;
@@ -336,7 +342,7 @@ int fs_cmd(struct fs *fs, uint64_t dir, const char *file, const char *cmd, size_
         return pv_fail(e, EINVAL, "%s/%s takes no commands", o.path, file);
     o.file = f->name;
     if (o.node[0] && strcmp(o.node, fs->node) != 0)
-        return forward_cmd(fs, &o, file, cmd, n, e);
+        return forward_cmd(fs, &o, file, cmd, n, timeout_ms, e);
     return f->apply(&o, cmd, n, e);
 }
 

@@ -40,6 +40,18 @@ int storage_resolve(void *arg, const char *volid, struct qemu_disk *out, char *e
 /* The guests whose configs name volume (or, with vol NULL, any volume of) storage sid. */
 int storage_users(struct fs *fs, const char *sid, const struct stor_vol *vol, struct pv_buf *out);
 
+/*
+ * Volume copies between nodes (vol_xfer.c). vol_send_start serves directory path once
+ * and fills where with "<addr> <port> <token>" for the target's import-volume;
+ * vol_send_end waits for the sender (or stops it waiting) and gives its result.
+ */
+struct vol_send;
+int vol_send_start(struct fs *fs, const char *path, struct vol_send **out, char *where, size_t wlen,
+                   struct pv_err *e);
+int vol_send_end(struct vol_send *s, struct pv_err *e);
+/* Node ctl: import-volume <storage>:<volume> <addr> <port> <token>. */
+int vol_xfer_import(const struct pv_obj *o, const char *rest, struct pv_err *e);
+
 /* Node-local figures of a storage, kept by the monitor; never touches the backend. */
 struct stor_fig {
     int known, active;

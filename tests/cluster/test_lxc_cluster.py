@@ -112,3 +112,66 @@ def test_containers_per_node_and_migration(cluster3, tmp_path):
     assert veth_in(n1, "veth402i0") and not veth_in(n3, "veth402i0")
     for ctid, node in ((400, "n2"), (401, "n2"), (402, "n1")):
         assert ctl(n3, "nodes/%s/lxc/%d/ctl" % (node, ctid), "stop") == [0]
+
+
+def ct_cat(node, ctid, path):
+    p = run(["nsenter", "--net=/run/netns/" + node.ns, "--", "lxc-attach", "-P",
+             str(node.data / "lxc"), "-n", str(ctid), "--", "cat", path])
+    return p.stdout if p.returncode == 0 else None
+
+
+@pytest.mark.budget(150)
+def test_migration_copies_a_local_rootfs(cluster3):
+    """Storage that only the source reaches: the rootfs travels to the target's storage over
+    a TCP stream between the two nodes' addresses, owners and modes kept; the source's
+    copy and catalog entry go."""
+    c = cluster3
+    n1, n2, n3 = c[1], c[2], c[3]
+    l1, l2 = c.base / "l1", c.base / "l2"
+    (l1 / "template" / "cache").mkdir(parents=True)
+    l2.mkdir()
+    p = run([str(ROOT / "tools" / "pvefs-mktemplate"), "busybox",
+             str(l1 / "template" / "cache" / "busybox.tar.gz")], timeout=120)
+    assert p.returncode == 0, p.stderr
+    for sid, path, node in (("l1", l1, "n1"), ("l2", l2, "n2")):
+        os.mkdir(n1.p("storage/" + sid))
+        write_ok(n1.p("storage/%s/config" % sid),
+                 "type: dir\npath: %s\nnodes: %s\ncontent: rootdir,vztmpl\n" % (path, node))
+    d = "nodes/n1/lxc/410"
+    os.mkdir(n1.p(d))
+    write_ok(n1.p(d + "/config"), "hostname: c410\nmemory: 64\nswap: 0\nrootfs: l1:1\n"
+             "ostemplate: l1:vztmpl/busybox.tar.gz\n")
+    rootfs = fields(n1.read("nodes/n1/lxc/410/config"))["rootfs"]
+    vol = rootfs.split(",")[0].split(":")[1]
+    src = Path(fields(n1.read("storage/l1/volumes/%s/status" % vol))["path"])
+    (src / "root" / "marker").write_text("made on n1\n")
+    os.chown(src / "root" / "marker", 1234, 5678)
+    os.chmod(src / "root" / "marker", 0o640)
+    assert ctl(n1, d + "/ctl", "start") == [0], n1.read("cluster/errors")[-600:]
+
+    # the same storage id on n2 is not there: refused, and the container runs on
+    r = try_write(n3.p(d + "/ctl"), "migrate n2\n")
+    assert r["writes"] == [errno.EINVAL], r
+    assert "l1" in n3.read("cluster/errors").splitlines()[-1]
+    assert read_text(n1.p(d + "/state")) == "running\n"
+
+    # to l2 on n2, asked on n3
+    r = try_write(n3.p(d + "/ctl"), "migrate n2 l2\n")
+    assert r["writes"] == [0], (r, n3.read("cluster/errors")[-600:])
+    for nd in c:
+        wait_until(lambda nd=nd: read_text(nd.p("nodes/n2/lxc/410/state")) == "running\n", 15,
+                   "%s to read ct 410 as running on n2" % nd.name)
+    cfg = fields(n2.read("nodes/n2/lxc/410/config"))
+    assert cfg["rootfs"] == "l2:" + rootfs.split(":", 1)[1], cfg
+    st = fields(n3.read("storage/l2/volumes/%s/status" % vol))
+    assert st["node"] == "n2", st
+    dst = Path(st["path"])
+    assert dst.is_relative_to(l2) and not src.exists(), (dst, src)
+    assert not os.path.exists(n1.p("storage/l1/volumes/" + vol))
+    m = os.stat(dst / "root" / "marker")
+    assert (m.st_uid, m.st_gid, m.st_mode & 0o777) == (1234, 5678, 0o640)
+    assert ct_cat(n2, 410, "/root/marker") == "made on n1\n"
+    log = n1.read("cluster/log")
+    assert re.search(r"ct 410: rootfs copied from l1:%s on n1 to l2:%s on n2" % (vol, vol), log), log[-800:]
+    assert "ct 410 moved from n1 to n2 (restart, volumes copied)" in log
+    assert ctl(n2, "nodes/n2/lxc/410/ctl", "stop") == [0]
