@@ -92,28 +92,31 @@ int lxc_state(const char *ctid, char *buf, size_t len)
     return 0;
 }
 
-static void sample(const char *id);
+static void read_figures(const char *id, struct lxc_stats *s, struct lxc_cg_figures *f);
 
 int lxc_stats(const char *ctid, struct lxc_stats *s)
 {
+    struct lxc_cg_figures f;
     struct ct *c;
     char live[16];
-    int rc = -ENOENT, stale;
+    int rc = -ENOENT, stale = 0;
 
-    /* status agrees with state: a start still under way has no sample yet */
     lxc_state(ctid, live, sizeof(live));
-    pthread_mutex_lock(&L.lock);
-    c = ct_get(ctid, 0);
-    stale = !c || !c->s.known || strcmp(c->s.state, live) != 0;
-    pthread_mutex_unlock(&L.lock);
-    if (stale)
-        sample(ctid);
     pthread_mutex_lock(&L.lock);
     if ((c = ct_get(ctid, 0)) && c->s.known) {
         *s = c->s;
+        stale = strcmp(c->s.state, live) != 0;
         rc = 0;
     }
     pthread_mutex_unlock(&L.lock);
+    /* status agrees with state (a start under way has no sample yet): a fresh reading,
+     * not stored, so a change is still told once, by the stats thread, never from here */
+    if (rc || stale) {
+        memset(s, 0, sizeof(*s));
+        s->known = 1;
+        read_figures(ctid, s, &f);
+        rc = 0;
+    }
     return rc;
 }
 
@@ -216,12 +219,31 @@ static void event(const char *ctid, const char *state, const char *why)
         L.env.on_event(L.env.event_arg, ctid, state, why);
 }
 
+/* The figures of container id now (cpu, a rate, stays 0). */
+static void read_figures(const char *id, struct lxc_stats *s, struct lxc_cg_figures *f)
+{
+    char dir[300];
+
+    cg_dir(id, dir, sizeof(dir));
+    lxc_cg_read(&L.cg, dir, f);
+    snprintf(s->state, sizeof(s->state), "%s", state_of(f));
+    if (f->populated) {
+        s->pid = f->init_pid;
+        s->uptime_s = uptime_of(f->init_pid);
+        s->mem = f->mem;
+        s->swap = f->swap;
+        s->pids = f->pids;
+        ips_of(f->init_pid, s->ips, sizeof(s->ips));
+        net_of(id, &s->netin, &s->netout);
+    }
+}
+
 /* One sample of container id; reports a state change nobody asked for. */
 static void sample(const char *id)
 {
     struct lxc_cg_figures f;
     struct lxc_stats s = {.known = 1};
-    char dir[300], why[96] = "";
+    char why[96] = "";
     double t = now_s();
     unsigned long seq;
     struct ct *c;
@@ -229,18 +251,7 @@ static void sample(const char *id)
     pthread_mutex_lock(&L.lock);
     seq = ++L.seq;
     pthread_mutex_unlock(&L.lock);
-    cg_dir(id, dir, sizeof(dir));
-    lxc_cg_read(&L.cg, dir, &f);
-    snprintf(s.state, sizeof(s.state), "%s", state_of(&f));
-    if (f.populated) {
-        s.pid = f.init_pid;
-        s.uptime_s = uptime_of(f.init_pid);
-        s.mem = f.mem;
-        s.swap = f.swap;
-        s.pids = f.pids;
-        ips_of(f.init_pid, s.ips, sizeof(s.ips));
-        net_of(id, &s.netin, &s.netout);
-    }
+    read_figures(id, &s, &f);
     pthread_mutex_lock(&L.lock);
     /* a sample begun before a newer one was stored (the stats thread racing a start) is
      * stale: dropped */

@@ -3,6 +3,9 @@
  * moving its directory; a running one moves live, libvirt to libvirt, first.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/random.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,8 +67,9 @@ static int node_libvirt(struct fs *fs, const char *node, char *uri, size_t len)
 
 /* A volume of the container that the target cannot reach: copied there. */
 struct ct_copy {
-    char key[16], sid[64], name[128], dst[64], path[1200];
+    char key[16], sid[64], name[128], dst[64], path[1200], size[24];
     uint64_t vdir;
+    int same_dir; /* the target's path is this very directory: nothing was copied */
 };
 
 struct ct_plan {
@@ -73,17 +77,19 @@ struct ct_plan {
     int n;
 };
 
-/* Reads volume vdir's catalog record: format and path. */
-static void vol_info(struct fs *fs, uint64_t vdir, char *fmt, size_t fl, char *path, size_t pl)
+/* Reads volume c->vdir's catalog record: format (into fmt), path and size. */
+static void vol_info(struct fs *fs, struct ct_copy *c, char *fmt, size_t fl)
 {
     const struct memdb_entry *r;
 
-    fmt[0] = path[0] = '\0';
+    fmt[0] = c->path[0] = '\0';
+    snprintf(c->size, sizeof(c->size), "0");
     memdb_rdlock(fs->mem);
-    r = memdb_lookup(fs->mem, vdir, "status");
+    r = memdb_lookup(fs->mem, c->vdir, "status");
     if (r && r->data) {
         conf_get((const char *)r->data, r->size, "format", fmt, fl);
-        conf_get((const char *)r->data, r->size, "path", path, pl);
+        conf_get((const char *)r->data, r->size, "path", c->path, sizeof(c->path));
+        conf_get((const char *)r->data, r->size, "size", c->size, sizeof(c->size));
     }
     memdb_unlock(fs->mem);
 }
@@ -116,7 +122,8 @@ static int plan_volume(const struct pv_obj *o, const char *target, const char *t
     snprintf(c->name, sizeof(c->name), "%.*s", (int)(vl - sl - 1), v + sl + 1);
     snprintf(c->dst, sizeof(c->dst), "%s", tsid ? tsid : d.cfg.id);
     c->vdir = vol;
-    vol_info(o->fs, vol, fmt, sizeof(fmt), c->path, sizeof(c->path));
+    c->same_dir = 0;
+    vol_info(o->fs, c, fmt, sizeof(fmt));
     if (strcmp(fmt, "subvol") != 0 || !c->path[0])
         return pv_fail(e, EOPNOTSUPP,
                        "%s is a %s volume on storage %s, which %s does not reach; only subvol "
@@ -174,10 +181,33 @@ static int plan_copies(const struct pv_obj *o, const char *target, const char *t
 }
 
 /* Copies one volume to target: the target fetches it from us (import-volume). */
-static int copy_one(const struct pv_obj *o, const char *target, const struct ct_copy *c,
-                    struct pv_err *e)
+/*
+ * Same storage id: a marker beside the volume tells the target that its path is this
+ * very directory (nodes sharing one filesystem), and then nothing is copied.
+ */
+static int make_marker(const struct ct_copy *c, char *name, size_t nlen, char *path, size_t plen)
 {
-    char where[400], cmd[700];
+    const char *slash = strrchr(c->path, '/');
+    unsigned char r[8];
+    int fd;
+
+    name[0] = path[0] = '\0';
+    if (strcmp(c->sid, c->dst) != 0 || !slash || getrandom(r, sizeof(r), 0) != sizeof(r))
+        return 0;
+    snprintf(name, nlen, "pvefs-xfer-%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3],
+             r[4], r[5], r[6], r[7]);
+    snprintf(path, plen, "%.*s/.%s", (int)(slash - c->path), c->path, name);
+    if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+        name[0] = path[0] = '\0';
+        return 0;
+    }
+    close(fd);
+    return 1;
+}
+
+static int copy_one(const struct pv_obj *o, const char *target, struct ct_copy *c, struct pv_err *e)
+{
+    char where[400], cmd[800], marker[40], mpath[1300];
     struct vol_send *s = NULL;
     uint64_t nodes, nd;
     int rc, n;
@@ -194,8 +224,17 @@ static int copy_one(const struct pv_obj *o, const char *target, const struct ct_
         return pv_fail(e, EINVAL, "no node named '%.64s'", target);
     if ((rc = vol_send_start(o->fs, c->path, &s, where, sizeof(where), e)))
         return rc;
-    n = snprintf(cmd, sizeof(cmd), "import-volume %s:%s %s", c->dst, c->name, where);
+    make_marker(c, marker, sizeof(marker), mpath, sizeof(mpath));
+    n = snprintf(cmd, sizeof(cmd), "import-volume %s:%s %s %s %s", c->dst, c->name, c->size, where,
+                 marker);
     rc = fs_cmd_wait(o->fs, nd, "ctl", cmd, (size_t)n, XFER_WAIT_MS, e);
+    if (!rc && mpath[0] && access(mpath, F_OK) != 0) {
+        c->same_dir = 1; /* the target took the marker: it sees this directory */
+        vol_send_end(s, NULL);
+        return 0;
+    }
+    if (mpath[0])
+        unlink(mpath);
     if (rc) {
         vol_send_end(s, NULL);
         return pv_fail(e, e->err ? e->err : EIO, "copying %s to %s: %s", c->key, target, e->msg);
@@ -276,7 +315,9 @@ static void drop_sources(const struct pv_obj *o, const struct ct_plan *pl)
         struct pv_err ig = {0};
         struct storage_def d;
 
-        if (strcmp(c->sid, c->dst) != 0) {
+        if (c->same_dir) {
+            continue; /* one directory, now recorded as the target's */
+        } else if (strcmp(c->sid, c->dst) != 0) {
             fs_cmd(o->fs, c->vdir, "ctl", "free", 4, &ig);
         } else if (!storage_load(o->fs, fs_parent(o->fs, fs_parent(o->fs, c->vdir)), &d, &ig)) {
             /* same storage id: the catalog entry already names the target */
@@ -297,7 +338,7 @@ static int ct_migrate(const struct pv_obj *o, const char *target, const char *ts
     struct drv_guest g;
     struct pv_err ig = {0};
     struct ct_plan pl;
-    int rc, running = strcmp(st, "stopped") != 0;
+    int rc, running = strcmp(st, "stopped") != 0, copied = 0, moved = 0;
 
     if ((rc = plan_copies(o, target, tsid, &pl, e)))
         return rc;
@@ -307,12 +348,18 @@ static int ct_migrate(const struct pv_obj *o, const char *target, const char *ts
         return pv_fail(e, -rc, "%s", e->msg);
     if (running && (rc = d->action(&g, "shutdown", 2, shut, e->msg, sizeof(e->msg))))
         return pv_fail(e, -rc, "%s", e->msg);
-    int copied = 0;
-    for (; copied < pl.n && !rc; copied += !rc)
-        if (!(rc = copy_one(o, target, &pl.c[copied], e)))
-            clog_append("lxc", "ct %s: %s copied from %s:%s on %s to %s:%s on %s", o->name,
-                        pl.c[copied].key, pl.c[copied].sid, pl.c[copied].name, o->node,
-                        pl.c[copied].dst, pl.c[copied].name, target);
+    for (; copied < pl.n; copied++) {
+        const struct ct_copy *c = &pl.c[copied];
+        if ((rc = copy_one(o, target, &pl.c[copied], e)))
+            break;
+        moved += !c->same_dir;
+        if (c->same_dir)
+            clog_append("lxc", "ct %s: %s %s:%s is one directory for %s and %s: handed over",
+                        o->name, c->key, c->sid, c->name, o->node, target);
+        else
+            clog_append("lxc", "ct %s: %s copied from %s:%s on %s to %s:%s on %s", o->name, c->key,
+                        c->sid, c->name, o->node, c->dst, c->name, target);
+    }
     if (!rc)
         rc = retarget_config(o, &pl, e);
     if (!rc)
@@ -326,7 +373,7 @@ static int ct_migrate(const struct pv_obj *o, const char *target, const char *ts
     d->action(&g, "forget", 0, NULL, ig.msg, sizeof(ig.msg));
     drop_sources(o, &pl);
     clog_append("lxc", "ct %s moved from %s to %s (%s%s)", o->name, o->node, target,
-                running ? "restart" : "config", pl.n ? ", volumes copied" : "");
+                running ? "restart" : "config", moved ? ", volumes copied" : "");
     if (running) {
         uint64_t dir = o->dir; /* the directory keeps its inode across the rename */
         if (fs_cmd(o->fs, dir, "ctl", "start", 5, e))

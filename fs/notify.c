@@ -238,8 +238,12 @@ static void *notify_main(void *arg)
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec > next.tv_sec ||
             (now.tv_sec == next.tv_sec && now.tv_nsec >= next.tv_nsec)) {
+            /* unlocked: rendering the node's status reaches the drivers, whose events
+             * queue invalidations under this lock */
+            pthread_mutex_unlock(&nt->lock);
             node_sample_cpu();
             fs_cluster_tick(fs);
+            pthread_mutex_lock(&nt->lock);
             next = now;
             next.tv_sec += 1;
         }

@@ -303,7 +303,7 @@ void stor_mon_ceph_refresh(struct fs *fs)
     struct pv_buf st = {0};
     struct ceph_target t;
     rados_t c;
-    int rc;
+    int rc, lists = 0;
     size_t n;
 
     storage_ceph_target(fs, &t);
@@ -322,6 +322,12 @@ void stor_mon_ceph_refresh(struct fs *fs)
     rc = ceph_connect(&t, &c, err, sizeof(err));
     if (rc == 0 && (rc = ceph_status_text(c, &st, err, sizeof(err))))
         ceph_drop(&t);
+    /* the lists after the status (the maps only move forward), all published at once:
+     * a reader never sees "osds_up: 2" beside an OSD list that still says up */
+    fresh.npools = fresh.nosds = 0;
+    if (rc == 0)
+        lists = !ceph_pools(c, pool_fn, NULL, err, sizeof(err)) &&
+                !ceph_osds(c, osd_fn, NULL, err, sizeof(err));
     pthread_mutex_lock(&mon.lock);
     mon.ceph.len = 0;
     if (rc) {
@@ -330,24 +336,18 @@ void stor_mon_ceph_refresh(struct fs *fs)
         pv_buf_add(&mon.ceph, st.p, st.len);
     }
     mon.ceph_ok = rc == 0;
+    if (lists) { /* else the last good lists stay rather than a half answer */
+        memcpy(mon.pools, fresh.pools, fresh.npools * sizeof(fresh.pools[0]));
+        mon.npools = fresh.npools;
+        memcpy(mon.osds, fresh.osds, fresh.nosds * sizeof(fresh.osds[0]));
+        mon.nosds = fresh.nosds;
+    }
     pthread_mutex_unlock(&mon.lock);
     pv_buf_free(&st);
-    if (rc) {
+    if (!lists) {
         pthread_mutex_unlock(&mon.ceph_lock);
         return;
     }
-    fresh.npools = fresh.nosds = 0;
-    if (ceph_pools(c, pool_fn, NULL, err, sizeof(err)) ||
-        ceph_osds(c, osd_fn, NULL, err, sizeof(err))) {
-        pthread_mutex_unlock(&mon.ceph_lock);
-        return; /* keep the last good lists rather than mirror a half answer */
-    }
-    pthread_mutex_lock(&mon.lock);
-    memcpy(mon.pools, fresh.pools, fresh.npools * sizeof(fresh.pools[0]));
-    mon.npools = fresh.npools;
-    memcpy(mon.osds, fresh.osds, fresh.nosds * sizeof(fresh.osds[0]));
-    mon.nosds = fresh.nosds;
-    pthread_mutex_unlock(&mon.lock);
     if (ceph_mirror_here(fs)) {
         pthread_mutex_lock(&mon.lock);
         for (n = 0; n < mon.npools; n++)

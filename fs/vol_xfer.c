@@ -238,21 +238,39 @@ static uint64_t catalog_entry(struct fs *fs, const struct storage_def *d, const 
     return ino;
 }
 
-/* import-volume <storage>:<volume> <addr> <port> <token>, run on the target node. */
+/* The source's marker beside path (same storage id): 1 when this node sees it, then gone. */
+static int took_marker(const char *path, const char *marker)
+{
+    const char *slash = strrchr(path, '/');
+    char m[1300];
+
+    if (!marker || !slash || strspn(marker, "abcdefpvsxr0123456789-") != strlen(marker))
+        return 0;
+    snprintf(m, sizeof(m), "%.*s/.%s", (int)(slash - path), path, marker);
+    return unlink(m) == 0;
+}
+
+/*
+ * import-volume <storage>:<volume> <size> <addr> <port> <token> [<marker>], on the
+ * target node: fetches the volume from the source into this node's storage.
+ */
 int vol_xfer_import(const struct pv_obj *o, const char *rest, struct pv_err *e)
 {
-    char line[1024], *argv[6], sid[64], err[STOR_ERRLEN] = "", ig[STOR_ERRLEN], holder[64];
+    char line[1024], *argv[8], sid[64], err[STOR_ERRLEN] = "", ig[STOR_ERRLEN], holder[64];
     const struct stor_ops *ops;
     struct storage_def d;
     struct stor_vol v = {0};
     const char *name;
-    uint64_t sdir, vdir;
+    uint64_t sdir, vdir, size = 0;
     int argc, rc;
 
     snprintf(line, sizeof(line), "%s", rest);
-    argc = pv_split(line, argv, 6);
-    if (argc != 4 || !(name = strchr(argv[0], ':')) || (size_t)(name - argv[0]) >= sizeof(sid))
-        return pv_fail(e, EINVAL, "usage: import-volume <storage>:<volume> <addr> <port> <token>");
+    argc = pv_split(line, argv, 8);
+    if ((argc != 5 && argc != 6) || !(name = strchr(argv[0], ':')) ||
+        (size_t)(name - argv[0]) >= sizeof(sid) || stor_parse_size(argv[1], &size))
+        return pv_fail(e, EINVAL,
+                       "usage: import-volume <storage>:<volume> <size> <addr> <port> <token> "
+                       "[<marker>]");
     snprintf(sid, sizeof(sid), "%.*s", (int)(name - argv[0]), argv[0]);
     name++;
     if (volume_name_ok(name, e))
@@ -265,9 +283,18 @@ int vol_xfer_import(const struct pv_obj *o, const char *rest, struct pv_err *e)
     if (vdir && (d.shared || !holder[0] || strcmp(holder, o->fs->node) == 0))
         return pv_fail(e, EEXIST, "volume %s:%s exists on %s", sid, name, o->fs->node);
     ops = stor_ops(d.cfg.type);
+    if ((rc = ops->locate(&d.cfg, name, "subvol", &v, err, sizeof(err))))
+        return pv_fail(e, -rc, "%s (on node %s)", err, o->fs->node);
+    v.size = size;
+    if (vdir && took_marker(v.path, argc > 5 ? argv[5] : NULL)) {
+        /* this node's path is the source's very directory: nothing to copy */
+        snprintf(v.format, sizeof(v.format), "subvol");
+        return storage_record_volume(o->fs, &d, &v, vdir, e);
+    }
     if ((rc = ops->alloc(&d.cfg, name, "subvol", 0, &v, err, sizeof(err))))
         return pv_fail(e, -rc, "%s (on node %s)", err, o->fs->node);
-    if ((rc = receive(v.path, argv + 1, err, sizeof(err)))) {
+    v.size = size;
+    if ((rc = receive(v.path, argv + 2, err, sizeof(err)))) {
         ops->free(&d.cfg, name, ig, sizeof(ig));
         return pv_fail(e, -rc, "%s:%s on %s: %s", sid, name, o->fs->node, err);
     }

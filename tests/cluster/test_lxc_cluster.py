@@ -175,3 +175,26 @@ def test_migration_copies_a_local_rootfs(cluster3):
     assert re.search(r"ct 410: rootfs copied from l1:%s on n1 to l2:%s on n2" % (vol, vol), log), log[-800:]
     assert "ct 410 moved from n1 to n2 (restart, volumes copied)" in log
     assert ctl(n2, "nodes/n2/lxc/410/ctl", "stop") == [0]
+
+    # a non-shared storage whose path is one directory for both nodes (as here, where the
+    # nodes share the host's filesystem): handed over, never copied onto itself
+    loc = c.base / "loc"
+    loc.mkdir()
+    os.mkdir(n1.p("storage/loc"))
+    write_ok(n1.p("storage/loc/config"), "type: dir\npath: %s\ncontent: rootdir\n" % loc)
+    r = try_write(n1.p("nodes/n2/lxc/410/ctl"), "migrate n3 loc\n")
+    assert r["writes"] == [0], (r, n1.read("cluster/errors")[-600:])
+    vol_dir = Path(fields(n3.read("storage/loc/volumes/%s/status" % vol))["path"])
+    assert fields(n3.read("storage/loc/volumes/%s/status" % vol))["node"] == "n3"
+    assert (vol_dir / "root" / "marker").read_text() == "made on n1\n"
+    r = try_write(n1.p("nodes/n3/lxc/410/ctl"), "migrate n1\n")
+    assert r["writes"] == [0], (r, n1.read("cluster/errors")[-600:])
+    assert fields(n2.read("storage/loc/volumes/%s/status" % vol))["node"] == "n1"
+    assert (vol_dir / "root" / "marker").read_text() == "made on n1\n"
+    assert not [f for f in os.listdir(vol_dir.parent) if f.startswith(".pvefs-xfer")]
+    # each node's cluster/log holds what that node did: n3 was the source
+    assert re.search(r"ct 410: rootfs loc:%s is one directory for n3 and n1: handed over" % vol,
+                     n3.read("cluster/log")), n3.read("cluster/log")[-800:]
+    assert ctl(n1, "nodes/n1/lxc/410/ctl", "start") == [0], n1.read("cluster/errors")[-600:]
+    assert ct_cat(n1, 410, "/root/marker") == "made on n1\n"
+    assert ctl(n1, "nodes/n1/lxc/410/ctl", "stop") == [0]
