@@ -29,6 +29,8 @@ struct notify {
 
 static void queue_inval(struct notify *nt, uint64_t ino, uint64_t parent, const char *name)
 {
+    if (nt->stop)
+        return; /* the session is gone; the store may still deliver until it closes */
     if (nt->ninv == nt->capinv) {
         size_t cap = nt->capinv ? nt->capinv * 2 : 64;
         struct inval *n = realloc(nt->inv, cap * sizeof(*n));
@@ -310,11 +312,22 @@ void notify_stop(struct fs *fs)
     pthread_cond_signal(&nt->cond);
     pthread_mutex_unlock(&nt->lock);
     pthread_join(nt->thread, NULL);
-    fs->nt = NULL;
+    pthread_mutex_lock(&nt->lock);
     for (size_t i = 0; i < nt->npoll; i++) {
         fuse_pollhandle_destroy(nt->polls[i]->ph);
         nt->polls[i]->ph = NULL;
     }
+    nt->npoll = 0;
+    pthread_mutex_unlock(&nt->lock);
+}
+
+void notify_free(struct fs *fs)
+{
+    struct notify *nt = fs->nt;
+
+    if (!nt)
+        return;
+    fs->nt = NULL;
     free(nt->polls);
     free(nt->inv);
     pthread_mutex_destroy(&nt->lock);

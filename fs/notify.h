@@ -11,6 +11,8 @@
 
 int notify_start(struct fs *fs);
 void notify_stop(struct fs *fs);
+/* Frees the notifier: after the store is closed (its thread still reports changes). */
+void notify_free(struct fs *fs);
 
 /* Registers (or replaces) the poll handle of h. */
 void notify_poll_add(struct fs *fs, struct io_handle *h, struct fuse_pollhandle *ph);

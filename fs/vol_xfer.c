@@ -62,6 +62,7 @@ static void *send_main(void *arg)
         if (poll(&p, 1, XFER_ACCEPT_MS) <= 0 || (p.revents & (POLLHUP | POLLERR))) {
             snprintf(s->err, sizeof(s->err), "the target never fetched the volume");
             s->rc = -ETIMEDOUT;
+            shutdown(s->lfd, SHUT_RDWR); /* a late peer is refused, not left waiting */
             return NULL;
         }
         if ((fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)

@@ -314,5 +314,6 @@ out_store:
     if (!o.local)
         fs_cluster_stop(&fs);
     store_close(fs.st);
+    notify_free(&fs);
     return rc;
 }

@@ -181,10 +181,18 @@ def test_crash_restart_then_relocate(hacluster):
     pid1 = int(fields(n1.read("nodes/n1/lxc/520/status"))["pid"])
 
     kill_guest_pid(pid1)
-    pid2 = wait_until(lambda: (fields(n1.read("nodes/n1/lxc/520/status")).get("pid")
-                               not in (None, str(pid1))) and
-                      int(fields(n1.read("nodes/n1/lxc/520/status"))["pid"]), 20,
-                      "ct 520 restarted on n1")
+    try:
+        pid2 = wait_until(lambda: (fields(n1.read("nodes/n1/lxc/520/status")).get("pid")
+                                   not in (None, str(pid1))) and
+                          int(fields(n1.read("nodes/n1/lxc/520/status"))["pid"]), 20,
+                          "ct 520 restarted on n1")
+    except Exception:
+        print("pid1 %d alive: %s; running on: %s" % (pid1, os.path.exists("/proc/%d" % pid1),
+                                                     running_on(c, 520)))
+        print("n1 status:", n1.read("nodes/n1/lxc/520/status"))
+        print("ha/status:", n2.read("ha/status"))
+        print("n1 log:", n1.read("cluster/log")[-1500:])
+        raise
     assert running_on(c, 520) == ["n1"]
     wait_until(lambda: svc_status(n2, 520).get("restarts") == "1", 5, "restart counted")
 
