@@ -92,18 +92,6 @@ struct clonejob {
     int n;
 };
 
-static uint64_t child_of(struct fs *fs, uint64_t dir, const char *name)
-{
-    const struct memdb_entry *e;
-    uint64_t ino = 0;
-
-    memdb_rdlock(fs->mem);
-    if (dir && (e = memdb_lookup(fs->mem, dir, name)))
-        ino = e->inode;
-    memdb_unlock(fs->mem);
-    return ino;
-}
-
 /* The clone_way of the storage that holds volume dir vol (dir-like if the type is unknown). */
 static const struct clone_way *way_of(struct fs *fs, uint64_t vol)
 {
@@ -158,7 +146,7 @@ int guest_store_config(struct fs *fs, uint64_t dir, const struct conf_schema *sc
     struct memdb_result res;
     char msg[CONF_ERRLEN], *canon = NULL;
     size_t clen = 0;
-    uint64_t ino = child_of(fs, dir, "config");
+    uint64_t ino = fs_child(fs, dir, "config");
     int rc;
 
     if (!ino)
@@ -277,7 +265,7 @@ static int base_snap(struct fs *fs, uint64_t vol, struct pv_err *e)
     struct pv_err ig = {0};
     int rc;
 
-    if (child_of(fs, child_of(fs, vol, "snapshots"), BASE_SNAP))
+    if (fs_child(fs, fs_child(fs, vol, "snapshots"), BASE_SNAP))
         return 0;
     if ((rc = vol_cmd(fs, vol, e, "snapshot %s", BASE_SNAP)))
         return rc;
@@ -302,7 +290,7 @@ static int full_from_snap(struct fs *fs, const struct clonejob *j, const struct 
     if ((rc = vol_cmd(fs, d->src, e, "snapshot %s", snap)))
         return rc;
     rc = vol_cmd(fs, d->src, e, "clone %s %s", d->name, snap);
-    if (!rc && !(nv = child_of(fs, fs_parent(fs, d->src), d->name)))
+    if (!rc && !(nv = fs_child(fs, fs_parent(fs, d->src), d->name)))
         rc = pv_fail(e, EIO, "clone %s is missing from the catalog", d->name);
     if (!rc && (rc = vol_cmd(fs, nv, e, "flatten")))
         vol_cmd(fs, nv, &ig, "free");
@@ -403,7 +391,7 @@ static void undo(struct clonejob *j, uint64_t newdir)
     struct pv_err ig = {0};
 
     for (int i = 0; i < j->n; i++) {
-        uint64_t v = j->d[i].made ? child_of(fs, fs_parent(fs, j->d[i].src), j->d[i].name) : 0;
+        uint64_t v = j->d[i].made ? fs_child(fs, fs_parent(fs, j->d[i].src), j->d[i].name) : 0;
         if (v && vol_cmd(fs, v, &ig, "free"))
             clog_append("qemu", "failed clone of vm %s: volume %s:%s stays: %s", j->o->name,
                         j->d[i].sid, j->d[i].name, ig.msg);

@@ -129,14 +129,8 @@ static int plan_volume(const struct pv_obj *o, const char *target, const char *t
                        "%s is a %s volume on storage %s, which %s does not reach; only subvol "
                        "(directory) volumes are copied between nodes",
                        c->key, fmt[0] ? fmt : "unknown", d.cfg.id, target);
-    tdir = fs_parent(o->fs, d.dir);
     if (strcmp(c->dst, d.cfg.id) != 0) {
-        const struct memdb_entry *te;
-        memdb_rdlock(o->fs->mem);
-        te = memdb_lookup(o->fs->mem, tdir, c->dst);
-        tdir = te ? te->inode : 0;
-        memdb_unlock(o->fs->mem);
-        if (!tdir)
+        if (!(tdir = fs_child(o->fs, fs_parent(o->fs, d.dir), c->dst)))
             return pv_fail(e, ENOENT, "no target storage %s", c->dst);
         if (storage_load(o->fs, tdir, &t, e))
             return -e->err;
@@ -212,15 +206,9 @@ static int copy_one(const struct pv_obj *o, const char *target, struct ct_copy *
     uint64_t nodes, nd;
     int rc, n;
 
-    nodes = fs_parent(o->fs, fs_parent(o->fs, o->dir)); /* nodes/<n>/lxc/<id> */
-    nodes = fs_parent(o->fs, nodes);
-    memdb_rdlock(o->fs->mem);
-    {
-        const struct memdb_entry *t = memdb_lookup(o->fs->mem, nodes, target);
-        nd = t ? t->inode : 0;
-    }
-    memdb_unlock(o->fs->mem);
-    if (!nd)
+    /* nodes/<n>/lxc/<id>: three levels up is nodes/ */
+    nodes = fs_parent(o->fs, fs_parent(o->fs, fs_parent(o->fs, o->dir)));
+    if (!(nd = fs_child(o->fs, nodes, target)))
         return pv_fail(e, EINVAL, "no node named '%.64s'", target);
     if ((rc = vol_send_start(o->fs, c->path, &s, where, sizeof(where), e)))
         return rc;

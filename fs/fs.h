@@ -75,6 +75,8 @@ int fs_resolve_locked(struct fs *fs, uint64_t ino, struct fs_node *n);
 
 /* The directory that holds stored entry ino, or 0. */
 uint64_t fs_parent(struct fs *fs, uint64_t ino);
+/* Stored entry name in directory dir (0: none), or 0. */
+uint64_t fs_child(struct fs *fs, uint64_t dir, const char *name);
 
 /* The path of ino under the mount ("/nodes/n1/qemu/100/config"). */
 void fs_path(struct fs *fs, uint64_t ino, char *buf, size_t len);

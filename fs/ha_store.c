@@ -35,27 +35,14 @@ int ha_file_read(struct fs *fs, uint64_t dir, const char *name, char *buf, size_
     return rc;
 }
 
-static uint64_t child(struct fs *fs, uint64_t dir, const char *name)
-{
-    const struct memdb_entry *e;
-    uint64_t ino = 0;
-
-    memdb_rdlock(fs->mem);
-    e = dir ? memdb_lookup(fs->mem, dir, name) : NULL;
-    if (e)
-        ino = e->inode;
-    memdb_unlock(fs->mem);
-    return ino;
-}
-
 uint64_t ha_dir(struct fs *fs)
 {
-    return child(fs, MEMDB_ROOT, "ha");
+    return fs_child(fs, MEMDB_ROOT, "ha");
 }
 
 uint64_t ha_node_dir(struct fs *fs, const char *node)
 {
-    return child(fs, child(fs, MEMDB_ROOT, "nodes"), node);
+    return fs_child(fs, fs_child(fs, MEMDB_ROOT, "nodes"), node);
 }
 
 uint64_t ha_guest_dir(struct fs *fs, const char *sid, char *node, size_t len)

@@ -299,3 +299,15 @@ uint64_t fs_parent(struct fs *fs, uint64_t ino)
     memdb_unlock(fs->mem);
     return p;
 }
+
+uint64_t fs_child(struct fs *fs, uint64_t dir, const char *name)
+{
+    const struct memdb_entry *e;
+    uint64_t ino = 0;
+
+    memdb_rdlock(fs->mem);
+    if (dir && (e = memdb_lookup(fs->mem, dir, name)))
+        ino = e->inode;
+    memdb_unlock(fs->mem);
+    return ino;
+}

@@ -192,19 +192,6 @@ static void mirror_dir(struct fs *fs, uint64_t dir, uint16_t tid, char names[][1
         fs_catalog_remove(fs, drop[i], &e);
 }
 
-/* The inode of directory sub in dir, or 0. */
-static uint64_t subdir(struct fs *fs, uint64_t dir, const char *sub)
-{
-    const struct memdb_entry *d;
-    uint64_t ino = 0;
-
-    memdb_rdlock(fs->mem);
-    if (dir && (d = memdb_lookup(fs->mem, dir, sub)))
-        ino = d->inode;
-    memdb_unlock(fs->mem);
-    return ino;
-}
-
 static void cycle_storages(struct fs *fs)
 {
     static char ids[MAX_STOR][128];
@@ -234,7 +221,7 @@ static void cycle_storages(struct fs *fs)
     }
     mon.nstor = m;
     pthread_mutex_unlock(&mon.lock);
-    mirror_dir(fs, subdir(fs, fs->node_dir, "storage"), T_NODE_STOR, ids, m);
+    mirror_dir(fs, fs_child(fs, fs->node_dir, "storage"), T_NODE_STOR, ids, m);
 }
 
 /* ---- Ceph ------------------------------------------------------------------ */
@@ -353,12 +340,14 @@ void stor_mon_ceph_refresh(struct fs *fs)
         for (n = 0; n < mon.npools; n++)
             snprintf(names[n], sizeof(names[0]), "%s", mon.pools[n].name);
         pthread_mutex_unlock(&mon.lock);
-        mirror_dir(fs, subdir(fs, subdir(fs, MEMDB_ROOT, "ceph"), "pools"), T_CEPH_POOL, names, n);
+        mirror_dir(fs, fs_child(fs, fs_child(fs, MEMDB_ROOT, "ceph"), "pools"), T_CEPH_POOL, names,
+                   n);
         pthread_mutex_lock(&mon.lock);
         for (n = 0; n < mon.nosds; n++)
             snprintf(names[n], sizeof(names[0]), "%d", mon.osds[n].id);
         pthread_mutex_unlock(&mon.lock);
-        mirror_dir(fs, subdir(fs, subdir(fs, MEMDB_ROOT, "ceph"), "osds"), T_CEPH_OSD, names, n);
+        mirror_dir(fs, fs_child(fs, fs_child(fs, MEMDB_ROOT, "ceph"), "osds"), T_CEPH_OSD, names,
+                   n);
     }
     pthread_mutex_unlock(&mon.ceph_lock);
 }

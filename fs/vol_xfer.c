@@ -76,18 +76,6 @@ static void *send_main(void *arg)
     return NULL;
 }
 
-static uint64_t child(struct fs *fs, uint64_t dir, const char *name)
-{
-    const struct memdb_entry *c;
-    uint64_t ino;
-
-    memdb_rdlock(fs->mem);
-    c = dir ? memdb_lookup(fs->mem, dir, name) : NULL;
-    ino = c ? c->inode : 0;
-    memdb_unlock(fs->mem);
-    return ino;
-}
-
 /* This node's address in the corosync nodelist. */
 static int own_addr(struct fs *fs, char *addr, size_t len)
 {
@@ -276,7 +264,7 @@ int vol_xfer_import(const struct pv_obj *o, const char *rest, struct pv_err *e)
     name++;
     if (volume_name_ok(name, e))
         return -e->err;
-    if (!(sdir = child(o->fs, child(o->fs, MEMDB_ROOT, "storage"), sid)))
+    if (!(sdir = fs_child(o->fs, fs_child(o->fs, MEMDB_ROOT, "storage"), sid)))
         return pv_fail(e, ENOENT, "no storage %s", sid);
     if (storage_load(o->fs, sdir, &d, e) || storage_usable_here(o->fs, &d, e))
         return -e->err;
