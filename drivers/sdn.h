@@ -63,8 +63,11 @@ struct sdn_cfg {
 int sdn_parse(const char *text, size_t len, struct sdn_cfg *c, char *err, size_t errlen);
 /* Rules across entries: every VNet's zone exists; tags fit the zone type; no two VNets of
  * one zone share a tag; no two VNets of VXLAN/EVPN zones share a VNI; VNet and device
- * names fit Linux; a subnet's gateway lies inside it. 0, or -EINVAL with err. */
-int sdn_validate(const struct sdn_cfg *c, char *err, size_t errlen);
+ * names fit Linux; a subnet's gateway lies inside it. whole: the set is to be applied, so
+ * every VNet must be complete; otherwise a VNet with no zone yet (just made) is passed
+ * over. open: the VNet whose config is still being written, whose missing tag a later
+ * line may supply; NULL if none. 0, or -EINVAL with err. */
+int sdn_validate(const struct sdn_cfg *c, int whole, const char *open, char *err, size_t errlen);
 /* Subnet id "10.0.0.0-24" / "fd00::-64" to "10.0.0.0/24": 0, or -EINVAL if it is no CIDR. */
 int sdn_subnet_cidr(const char *id, char *cidr, size_t len);
 const struct sdn_zone *sdn_zone_of(const struct sdn_cfg *c, const char *name);

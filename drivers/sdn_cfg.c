@@ -231,7 +231,7 @@ static int name_ok(const char *n)
            strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789") == l;
 }
 
-int sdn_validate(const struct sdn_cfg *c, char *err, size_t errlen)
+int sdn_validate(const struct sdn_cfg *c, int whole, const char *open, char *err, size_t errlen)
 {
     for (int i = 0; i < c->nzones; i++)
         if (!name_ok(c->zones[i].name))
@@ -248,13 +248,15 @@ int sdn_validate(const struct sdn_cfg *c, char *err, size_t errlen)
                         "VNet '%s': a VNet id is a letter and up to 7 letters or "
                         "digits%s",
                         v->name, "");
+        if (!whole && !v->zone[0])
+            continue;
         if (!z)
             return fail(err, errlen, "VNet %s names zone '%s', which does not exist", v->name,
                         v->zone);
         snprintf(tag, sizeof(tag), "%u", v->tag);
         if (!strcmp(z->type, "simple") && v->tag)
             return fail(err, errlen, "VNet %s: a simple zone (%s) takes no tag", v->name, z->name);
-        if (strcmp(z->type, "simple") != 0 && !v->tag)
+        if (strcmp(z->type, "simple") != 0 && !v->tag && !(open && !strcmp(open, v->name)))
             return fail(err, errlen, "VNet %s: a %s zone needs a tag", v->name, z->type);
         if ((!strcmp(z->type, "vlan") || !strcmp(z->type, "qinq")) && v->tag > 4094)
             return fail(err, errlen, "VNet %s: VLAN id %s is above 4094", v->name, tag);

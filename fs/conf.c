@@ -256,6 +256,8 @@ static int parse_section(const struct conf_schema *s, const char *line, size_t l
     size_t rest = end ? len - (size_t)(end - line) - 1 : 0;
     const char *r = end ? end + 1 : NULL;
     trim(&r, &rest);
+    if (s->flat)
+        return lerr(err, errlen, lineno, "%s has no sections", s->flat);
     if (!end || rest)
         return lerr(err, errlen, lineno, "malformed section header");
     pl->kind = L_SECTION;
@@ -332,7 +334,7 @@ static int parse_key_line(const struct conf_schema *s, const char *line, size_t 
         pl->kind = L_DESCR;
         return 0;
     }
-    if (conf_word_is(pl->a, pl->an, "delete")) {
+    if (!s->flat && conf_word_is(pl->a, pl->an, "delete")) {
         if (sect != S_PENDING && sect != S_ANY)
             return lerr(err, errlen, lineno, "'delete' is only allowed in [%s]", s->pending);
         return check_delete(s, pl->b, pl->bn, lineno, err, errlen);
@@ -664,8 +666,8 @@ static int emit_sect(const struct conf_schema *s, const struct sect *sec, struct
     return rc ? -ENOMEM : 0;
 }
 
-int conf_canonicalize(const struct conf_schema *schema, const char *in, size_t len, char **out,
-                      size_t *outlen, char *err, size_t errlen)
+static int canonicalize(const struct conf_schema *schema, const char *in, size_t len, int partial,
+                        char **out, size_t *outlen, char *err, size_t errlen)
 {
     struct doc d = {0};
     struct buf b = {0};
@@ -702,7 +704,7 @@ int conf_canonicalize(const struct conf_schema *schema, const char *in, size_t l
     for (size_t i = 0; i < d.n && rc == 0; i++)
         rc = emit_sect(schema, &d.a[i], &b);
     if (rc == 0 && schema->doc_check)
-        rc = schema->doc_check(b.p ? b.p : "", b.n, err, errlen);
+        rc = schema->doc_check(b.p ? b.p : "", b.n, partial, err, errlen);
     if (rc == 0) {
         *out = b.p;
         *outlen = b.n;
@@ -713,6 +715,18 @@ done:
     doc_free(&d);
     free(conv);
     return rc;
+}
+
+int conf_canonicalize(const struct conf_schema *schema, const char *in, size_t len, char **out,
+                      size_t *outlen, char *err, size_t errlen)
+{
+    return canonicalize(schema, in, len, 0, out, outlen, err, errlen);
+}
+
+int conf_canonicalize_prefix(const struct conf_schema *schema, const char *in, size_t len,
+                             char **out, size_t *outlen, char *err, size_t errlen)
+{
+    return canonicalize(schema, in, len, 1, out, outlen, err, errlen);
 }
 
 int conf_get(const char *doc, size_t len, const char *key, char *val, size_t vallen)

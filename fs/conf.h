@@ -51,6 +51,14 @@ int conf_canonicalize(const struct conf_schema *schema, const char *in, size_t l
                       size_t *outlen, char *err, size_t errlen);
 
 /*
+ * The same for a document still being written (the complete lines so far): every rule
+ * applies except one that a later line can still satisfy (a required key not there
+ * yet), so a refusal here is final and can be returned by the write(2) that made it.
+ */
+int conf_canonicalize_prefix(const struct conf_schema *schema, const char *in, size_t len,
+                             char **out, size_t *outlen, char *err, size_t errlen);
+
+/*
  * Look up the value of key in the main section of a canonical document.
  * Copies at most vallen-1 bytes into val. Returns the value's length or -ENOENT.
  */

@@ -43,14 +43,6 @@ static const struct conf_type t_count = CONF_INT(0, 10);
 static const struct conf_type t_nodes =
     CONF_PAT(pat_nodes, "a node list like n1:2,n2,n3:1 (name[:priority], no repeats)");
 
-static int no_sections(const char *doc, size_t len, char *err, size_t errlen)
-{
-    for (size_t i = 0; i < len; i++)
-        if (doc[i] == '[' && (i == 0 || doc[i - 1] == '\n'))
-            return snprintf(err, errlen, "an HA config has no sections"), -EINVAL;
-    return 0;
-}
-
 /* Keys sorted bytewise, as canonical documents are. */
 static const struct conf_key resource_keys[] = {
     {"comment", -1, &conf_t_str, 0},  {"group", -1, &t_group, 0}, {"max_relocate", -1, &t_count, 0},
@@ -60,8 +52,7 @@ static const struct conf_key resource_keys[] = {
 const struct conf_schema conf_ha_resource_schema = {
     .keys = resource_keys,
     .nkeys = N(resource_keys),
-    .pending = "PENDING",
-    .doc_check = no_sections,
+    .flat = "an HA config",
 };
 
 static const struct conf_key group_keys[] = {
@@ -71,18 +62,18 @@ static const struct conf_key group_keys[] = {
     {"restricted", -1, &conf_t_bool, 0},
 };
 
-static int group_check(const char *doc, size_t len, char *err, size_t errlen)
+static int group_check(const char *doc, size_t len, int partial, char *err, size_t errlen)
 {
     char val[8];
 
-    if (conf_get(doc, len, "nodes", val, sizeof(val)) < 0)
+    if (!partial && conf_get(doc, len, "nodes", val, sizeof(val)) < 0)
         return snprintf(err, errlen, "a group needs 'nodes:' (e.g. nodes: n1:2,n2)"), -EINVAL;
-    return no_sections(doc, len, err, errlen);
+    return 0;
 }
 
 const struct conf_schema conf_ha_group_schema = {
     .keys = group_keys,
     .nkeys = N(group_keys),
-    .pending = "PENDING",
+    .flat = "an HA config",
     .doc_check = group_check,
 };

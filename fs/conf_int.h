@@ -94,8 +94,13 @@ struct conf_schema {
     int key_dash;          /* '-' allowed in key names */
     int special_sections;  /* [special:cloudinit] / [special:fleecing] */
     int pending_blank_doc; /* write "#" for an empty pending description */
-    /* Whole-document rules (options that depend on each other); NULL if none. */
-    int (*doc_check)(const char *doc, size_t len, char *err, size_t errlen);
+    /* A flat document: "[...]" lines are refused as they are written; names the kind in
+     * the message ("an SDN config"). NULL: sections as in guest configs. */
+    const char *flat;
+    /* Whole-document rules (options that depend on each other); NULL if none. partial:
+     * more lines may follow, so a rule that a later line can still satisfy (a required
+     * key not there yet) must not fail; contradictions fail either way. */
+    int (*doc_check)(const char *doc, size_t len, int partial, char *err, size_t errlen);
     /* Another accepted input form: rewrites one line into "key: value" (returns its
      * length), or returns -1 when the line is not in that form. */
     int (*convert_line)(const char *line, size_t len, char *out, size_t cap);

@@ -46,17 +46,8 @@ static const struct conf_key iface_keys[] = {
     {"type", -1, &t_type, 0},
 };
 
-static int iface_check(const char *doc, size_t len, char *err, size_t errlen)
-{
-    for (size_t i = 0; i < len; i++)
-        if (doc[i] == '[' && (i == 0 || doc[i - 1] == '\n'))
-            return snprintf(err, errlen, "an interface config has no sections"), -EINVAL;
-    return 0;
-}
-
 const struct conf_schema conf_network_schema = {
     .keys = iface_keys,
     .nkeys = N(iface_keys),
-    .pending = "PENDING",
-    .doc_check = iface_check,
+    .flat = "an interface config",
 };

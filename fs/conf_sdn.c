@@ -25,9 +25,19 @@ static int pat_nodes(const char *v, size_t n)
     return conf_list_ok(v, n, ',', pat_name);
 }
 
+/* Values are not NUL-terminated (they lie in a write's buffer): every scan is bounded by n. */
+static size_t span(const char *v, size_t n, const char *set)
+{
+    size_t i = 0;
+
+    while (i < n && v[i] && strchr(set, v[i]))
+        i++;
+    return i;
+}
+
 static int pat_addr(const char *v, size_t n)
 {
-    return n > 0 && n < 64 && strspn(v, "0123456789abcdefABCDEF.:") >= n && memchr(v, '.', n);
+    return n > 0 && n < 64 && span(v, n, "0123456789abcdefABCDEF.:") == n && memchr(v, '.', n);
 }
 
 /* Proxmox writes peers comma separated; spaces and semicolons are accepted too. */
@@ -36,9 +46,9 @@ static int pat_peers(const char *v, size_t n)
     size_t i = 0;
 
     while (i < n) {
-        size_t l = strcspn(v + i, ", ;");
-        if (l > n - i)
-            l = n - i;
+        size_t l = 0;
+        while (i + l < n && !strchr(", ;", v[i + l]))
+            l++;
         if (l && !pat_addr(v + i, l))
             return 0;
         i += l + 1;
@@ -108,19 +118,23 @@ static int word_in(const char *w, const char *list)
     return 0;
 }
 
-static int zone_check(const char *doc, size_t len, char *err, size_t errlen)
+static int zone_check(const char *doc, size_t len, int partial, char *err, size_t errlen)
 {
     char type[16] = "", v[64];
 
     if (conf_get(doc, len, "type", type, sizeof(type)) < 0)
-        return snprintf(err, errlen, "a zone needs type: simple, vlan, qinq, vxlan or evpn"),
-               -EINVAL;
+        return partial
+                   ? 0
+                   : (snprintf(err, errlen, "a zone needs type: simple, vlan, qinq, vxlan or evpn"),
+                      -EINVAL);
     for (size_t i = 0; i < N(zone_only); i++)
         if (conf_get(doc, len, zone_only[i].key, v, sizeof(v)) >= 0 &&
             !word_in(type, zone_only[i].types))
             return snprintf(err, errlen, "%s is an option of %s zones, not of %s zones",
                             zone_only[i].key, zone_only[i].types, type),
                    -EINVAL;
+    if (partial)
+        return 0;
     if ((!strcmp(type, "vlan") || !strcmp(type, "qinq")) &&
         conf_get(doc, len, "bridge", v, sizeof(v)) < 0)
         return snprintf(err, errlen, "a %s zone needs bridge: <the bridge its VNets ride on>",
@@ -128,9 +142,6 @@ static int zone_check(const char *doc, size_t len, char *err, size_t errlen)
                -EINVAL;
     if (!strcmp(type, "evpn") && conf_get(doc, len, "controller", v, sizeof(v)) < 0)
         return snprintf(err, errlen, "an evpn zone needs controller: <evpn controller>"), -EINVAL;
-    for (size_t i = 0; i < len; i++)
-        if (doc[i] == '[' && (i == 0 || doc[i - 1] == '\n'))
-            return snprintf(err, errlen, "an SDN config has no sections"), -EINVAL;
     return 0;
 }
 
@@ -138,6 +149,7 @@ const struct conf_schema conf_zone_schema = {
     .keys = zone_keys,
     .nkeys = N(zone_keys),
     .key_dash = 1,
+    .flat = "an SDN config",
     .doc_check = zone_check,
 };
 
@@ -146,14 +158,14 @@ static const struct conf_key vnet_keys[] = {
     {"type", -1, &t_name, 0},      {"vlanaware", -1, &conf_t_bool, 0},     {"zone", -1, &t_name, 0},
 };
 
-static int vnet_check(const char *doc, size_t len, char *err, size_t errlen)
+static int vnet_check(const char *doc, size_t len, int partial, char *err, size_t errlen)
 {
     char v[64];
 
-    if (conf_get(doc, len, "zone", v, sizeof(v)) < 0)
-        return snprintf(err, errlen, "a VNet needs zone: <zone>"), -EINVAL;
     if (conf_get(doc, len, "type", v, sizeof(v)) >= 0 && strcmp(v, "vnet") != 0)
         return snprintf(err, errlen, "type of a VNet is 'vnet', not '%s'", v), -EINVAL;
+    if (!partial && conf_get(doc, len, "zone", v, sizeof(v)) < 0)
+        return snprintf(err, errlen, "a VNet needs zone: <zone>"), -EINVAL;
     return 0;
 }
 
@@ -161,6 +173,7 @@ const struct conf_schema conf_vnet_schema = {
     .keys = vnet_keys,
     .nkeys = N(vnet_keys),
     .key_dash = 1,
+    .flat = "an SDN config",
     .doc_check = vnet_check,
 };
 
@@ -178,4 +191,5 @@ const struct conf_schema conf_subnet_schema = {
     .keys = subnet_keys,
     .nkeys = N(subnet_keys),
     .key_dash = 1,
+    .flat = "an SDN config",
 };

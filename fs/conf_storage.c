@@ -159,13 +159,14 @@ static int in_list(const char *list, const char *w, size_t n)
     return 0;
 }
 
-static int storage_check(const char *doc, size_t len, char *err, size_t errlen)
+static int storage_check(const char *doc, size_t len, int partial, char *err, size_t errlen)
 {
     char type[16], val[256];
     size_t t;
 
+    /* the type decides which options apply: nothing can be judged before it */
     if (conf_get(doc, len, "type", type, sizeof(type)) < 0)
-        return snprintf(err, errlen, "no 'type:' line (dir or rbd)"), -EINVAL;
+        return partial ? 0 : (snprintf(err, errlen, "no 'type:' line (dir or rbd)"), -EINVAL);
     for (t = 0; t < N(type_rules) && strcmp(type_rules[t].type, type) != 0; t++)
         ;
     if (t == N(type_rules))
@@ -177,7 +178,7 @@ static int storage_check(const char *doc, size_t len, char *err, size_t errlen)
         snprintf(err, errlen, "option '%s' does not apply to %s storage", key_types[k].key, type);
         return -EINVAL;
     }
-    if (type_rules[t].required &&
+    if (!partial && type_rules[t].required &&
         conf_get(doc, len, type_rules[t].required, val, sizeof(val)) < 0) {
         snprintf(err, errlen, "%s storage needs '%s:'", type, type_rules[t].required);
         return -EINVAL;
@@ -193,9 +194,6 @@ static int storage_check(const char *doc, size_t len, char *err, size_t errlen)
             p += l + (p[l] == ',');
         }
     }
-    for (size_t i = 0; i < len; i++)
-        if (doc[i] == '[' && (i == 0 || doc[i - 1] == '\n'))
-            return snprintf(err, errlen, "a storage config has no sections"), -EINVAL;
     return 0;
 }
 
@@ -252,6 +250,7 @@ const struct conf_schema conf_storage_schema = {
     .nkeys = N(storage_keys),
     .pending = "PENDING",
     .key_dash = 1,
+    .flat = "a storage config",
     .doc_check = storage_check,
 };
 
@@ -262,17 +261,8 @@ static const struct conf_key ceph_keys[] = {
     {"username", -1, &t_name, 0},
 };
 
-static int ceph_check(const char *doc, size_t len, char *err, size_t errlen)
-{
-    for (size_t i = 0; i < len; i++)
-        if (doc[i] == '[' && (i == 0 || doc[i - 1] == '\n'))
-            return snprintf(err, errlen, "ceph/config has no sections"), -EINVAL;
-    return 0;
-}
-
 const struct conf_schema conf_ceph_schema = {
     .keys = ceph_keys,
     .nkeys = N(ceph_keys),
-    .pending = "PENDING",
-    .doc_check = ceph_check,
+    .flat = "ceph/config",
 };

@@ -40,11 +40,16 @@ int qemu_config_initial(const struct pv_obj *o, struct pv_buf *out);
 int qemu_config_before(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e);
 void qemu_config_after(const struct pv_obj *o);
 int lxc_config_before(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e);
+int guest_config_check(const struct pv_obj *o, const char *doc, size_t len, int partial,
+                       struct pv_err *e);
+int lxc_config_check(const struct pv_obj *o, const char *doc, size_t len, int partial,
+                     struct pv_err *e);
 void lxc_event(void *arg, const char *ctid, const char *state, const char *why);
 void guest_mirror_snaps(const struct pv_obj *o);
 
 /* sdn/ (files_sdn.c, sdn_mon.c) */
-int sdn_config_before(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e);
+int sdn_config_check(const struct pv_obj *o, const char *doc, size_t len, int partial,
+                     struct pv_err *e);
 int sdn_id_ok(const char *name, struct pv_err *e);
 int sdn_subnet_ok(const char *name, struct pv_err *e);
 int sdn_zone_destroy(const struct pv_obj *o, struct pv_err *e);
@@ -128,7 +133,8 @@ int ha_sid_ok(const char *name, struct pv_err *e);
 int ha_group_name_ok(const char *name, struct pv_err *e);
 int ha_resource_create(struct fs *fs, uint64_t dir, const char *name, struct pv_err *e);
 int ha_resource_initial(const struct pv_obj *o, struct pv_buf *out);
-int ha_resource_before(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e);
+int ha_resource_check(const struct pv_obj *o, const char *doc, size_t len, int partial,
+                      struct pv_err *e);
 int ha_group_destroy(const struct pv_obj *o, struct pv_err *e);
 int ha_status_file_render(const struct pv_obj *o, struct pv_buf *out);
 int ha_resource_status_render(const struct pv_obj *o, struct pv_buf *out);

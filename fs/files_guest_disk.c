@@ -195,6 +195,50 @@ int guest_free_vol_name(struct fs *fs, uint64_t vols, const char *prefix, const 
     return 1000;
 }
 
+/* The directory of storage sid, and of its volumes in *vdir; 0 when there is none. */
+static uint64_t storage_volumes(struct fs *fs, const char *sid, uint64_t *vdir)
+{
+    const struct memdb_entry *st, *sd, *vols;
+    uint64_t sdir = 0;
+
+    *vdir = 0;
+    memdb_rdlock(fs->mem);
+    st = memdb_lookup(fs->mem, MEMDB_ROOT, "storage");
+    sd = st ? memdb_lookup(fs->mem, st->inode, sid) : NULL;
+    vols = sd ? memdb_lookup(fs->mem, sd->inode, "volumes") : NULL;
+    if (vols) {
+        sdir = sd->inode;
+        *vdir = vols->inode;
+    }
+    memdb_unlock(fs->mem);
+    return sdir;
+}
+
+/* A disk line that asks for a new volume must name a storage that exists: no later line
+ * can change that, so it is refused at the write that completes it. */
+int guest_config_check(const struct pv_obj *o, const char *doc, size_t len, int partial,
+                       struct pv_err *e)
+{
+    (void)partial;
+    for (const char *p = doc, *end = doc + len; p && p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *c, *v;
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p), sl;
+        double gib;
+        uint64_t vdir;
+        char sid[64];
+        c = memchr(p, ':', l);
+        v = c ? c + 1 + (c + 1 < p + l && c[1] == ' ') : NULL;
+        if (p[0] != '[' && c && guest_disk_key(o->type, p, (size_t)(c - p)) &&
+            new_volume_request(v, l - (size_t)(v - p), &sl, &gib)) {
+            snprintf(sid, sizeof(sid), "%.*s", (int)sl, v);
+            if (!storage_volumes(o->fs, sid, &vdir))
+                return pv_fail(e, ENOENT, "%.*s: no storage named %s", (int)(c - p), p, sid);
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+    return 0;
+}
+
 int qemu_config_before(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e)
 {
     struct pv_buf b = {0};
@@ -208,21 +252,11 @@ int qemu_config_before(const struct pv_obj *o, char **doc, size_t *len, struct p
         v = c ? c + 1 + (c + 1 < p + l && c[1] == ' ') : NULL;
         if (p[0] != '[' && c && guest_disk_key(o->type, p, (size_t)(c - p)) &&
             new_volume_request(v, l - (size_t)(v - p), &sl, &gib)) {
-            const struct memdb_entry *st, *sd, *vols;
-            uint64_t sdir = 0, vdir = 0;
+            uint64_t sdir, vdir;
             char sid[64], name[64], cmd[160];
             const char *opts = v + strcspn(v, ",\n");
             snprintf(sid, sizeof(sid), "%.*s", (int)sl, v);
-            memdb_rdlock(o->fs->mem);
-            st = memdb_lookup(o->fs->mem, MEMDB_ROOT, "storage");
-            sd = st ? memdb_lookup(o->fs->mem, st->inode, sid) : NULL;
-            vols = sd ? memdb_lookup(o->fs->mem, sd->inode, "volumes") : NULL;
-            if (vols) {
-                sdir = sd->inode;
-                vdir = vols->inode;
-            }
-            memdb_unlock(o->fs->mem);
-            if (!sdir) {
+            if (!(sdir = storage_volumes(o->fs, sid, &vdir))) {
                 rc = pv_fail(e, ENOENT, "%.*s: no storage named %s", (int)(c - p), p, sid);
                 break;
             }

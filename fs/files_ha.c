@@ -71,13 +71,15 @@ int ha_resource_initial(const struct pv_obj *o, struct pv_buf *out)
 }
 
 /* The group a resource names must exist when the config is stored. */
-int ha_resource_before(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e)
+int ha_resource_check(const struct pv_obj *o, const char *doc, size_t len, int partial,
+                      struct pv_err *e)
 {
     struct ha_config *cfg;
     char group[HA_NAME_LEN];
     int found = 0;
 
-    if (conf_get(*doc, *len, "group", group, sizeof(group)) < 0)
+    (void)partial;
+    if (conf_get(doc, len, "group", group, sizeof(group)) < 0)
         return 0;
     cfg = calloc(1, sizeof(*cfg));
     if (!cfg)

@@ -50,11 +50,39 @@ static const char *value_of(const char *p, size_t l, size_t *vl)
     return c;
 }
 
+/* 1 if the rootfs value asks for a new volume ("<storage>:<GiB>[,...]"). */
+static int rootfs_alloc(const char *v, size_t vl)
+{
+    size_t fl = strcspn(v, ",\n"), c = strcspn(v, ":");
+
+    return fl < vl + 1 && c < fl && strspn(v + c + 1, "0123456789.") == fl - c - 1;
+}
+
+/* An ostemplate is unpacked into a new rootfs: one named as an existing volume contradicts
+ * it for good, a rootfs not written yet may still come. */
+int lxc_config_check(const struct pv_obj *o, const char *doc, size_t len, int partial,
+                     struct pv_err *e)
+{
+    char tmpl[8], root[512];
+    int rl;
+
+    if (guest_config_check(o, doc, len, partial, e))
+        return -e->err;
+    if (conf_get(doc, len, "ostemplate", tmpl, sizeof(tmpl)) < 0)
+        return 0;
+    rl = conf_get(doc, len, "rootfs", root, sizeof(root));
+    if ((rl < 0 && partial) || (rl >= 0 && rootfs_alloc(root, (size_t)rl)))
+        return 0;
+    return pv_fail(e, EINVAL,
+                   "ostemplate is unpacked into a new rootfs: give rootfs as <storage>:<GiB> "
+                   "in the same write");
+}
+
 int lxc_config_before(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e)
 {
     struct pv_buf b = {0};
     char tmpl[512] = "", vol[512] = "", cmd[700];
-    int alloc = 0, rc;
+    int rc;
     uint64_t vdir;
 
     /* ostemplate is a create-time request, never part of the stored config */
@@ -73,10 +101,6 @@ int lxc_config_before(const struct pv_obj *o, char **doc, size_t *len, struct pv
             } else {
                 pv_buf_printf(&b, "%.*s\n", (int)l, p);
             }
-            if (is_key(p, l, "rootfs") && (v = value_of(p, l, &vl))) {
-                size_t fl = strcspn(v, ",\n"), c = strcspn(v, ":");
-                alloc = fl < vl + 1 && c < fl && strspn(v + c + 1, "0123456789.") == fl - c - 1;
-            }
         } else {
             pv_buf_add(&b, p, (size_t)(end - p));
             break;
@@ -85,12 +109,6 @@ int lxc_config_before(const struct pv_obj *o, char **doc, size_t *len, struct pv
     }
     if (b.oom)
         return pv_buf_free(&b), pv_fail(e, ENOMEM, "out of memory");
-    if (tmpl[0] && !alloc) {
-        pv_buf_free(&b);
-        return pv_fail(e, EINVAL,
-                       "ostemplate is unpacked into a new rootfs: give rootfs as "
-                       "<storage>:<GiB> in the same write");
-    }
     free(*doc);
     *doc = b.p ? b.p : strdup("");
     *len = b.len;

@@ -91,9 +91,9 @@ static int collect(struct fs *fs, uint64_t odir, const char *odoc, size_t olen, 
     return out->oom ? -ENOMEM : 0;
 }
 
-/* Checks the tree with doc as dir's config: 0, or -EINVAL with e filled. */
+/* Checks the tree with doc as dir's config (see sdn_validate): 0, or -EINVAL with e filled. */
 static int check_with(const struct pv_obj *o, const char *doc, size_t len, int whole,
-                      struct pv_err *e)
+                      const char *open, struct pv_err *e)
 {
     struct sdn_cfg *c = malloc(sizeof(*c));
     struct pv_buf b = {0};
@@ -104,18 +104,16 @@ static int check_with(const struct pv_obj *o, const char *doc, size_t len, int w
         return pv_fail(e, ENOMEM, "out of memory");
     if (!(rc = collect(o->fs, o->dir, doc, len, &b)) &&
         !(rc = sdn_parse(b.p ? b.p : "", b.len, c, err, sizeof(err))))
-        rc = sdn_validate(c, err, sizeof(err));
-    /* a write is refused only for what it breaks: a VNet with no zone yet is still fine */
-    if (rc && !whole && strstr(err, "zone ''"))
-        rc = 0;
+        rc = sdn_validate(c, whole, open, err, sizeof(err));
     free(c);
     pv_buf_free(&b);
     return rc ? pv_fail(e, -rc, "%s", err[0] ? err : "out of memory") : 0;
 }
 
-int sdn_config_before(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e)
+int sdn_config_check(const struct pv_obj *o, const char *doc, size_t len, int partial,
+                     struct pv_err *e)
 {
-    return check_with(o, *doc, *len, 0, e);
+    return check_with(o, doc, len, 0, partial && o->type == T_VNET ? o->name : NULL, e);
 }
 
 /* Zone and VNet ids as Proxmox takes them: a letter, then up to 7 letters or digits. */
@@ -248,7 +246,7 @@ static int sdn_apply_all(const struct pv_obj *o, struct pv_err *e)
         return pv_fail(e, ENOMEM, "out of memory");
     if (!(rc = collect(o->fs, 0, NULL, 0, &b)) &&
         !(rc = sdn_parse(b.p ? b.p : "", b.len, c, err, sizeof(err))))
-        rc = sdn_validate(c, err, sizeof(err));
+        rc = sdn_validate(c, 1, NULL, err, sizeof(err));
     if (rc) {
         rc = pv_fail(e, -rc, "nothing applied: %s", err[0] ? err : "out of memory");
         goto out;

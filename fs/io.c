@@ -382,9 +382,35 @@ static int check_lines(struct io_handle *h, struct pv_err *e)
     return 0;
 }
 
+/*
+ * The document so far (its complete lines, from offset 0) against every rule a later line
+ * cannot repair, so that the write(2) completing a contradiction fails: bash, Python's
+ * implicit close and most tools never look at what close(2) returns.
+ */
+static int check_prefix(struct io_handle *h, struct pv_err *e)
+{
+    char msg[CONF_ERRLEN], *canon = NULL;
+    size_t clen = 0;
+    struct pv_obj o;
+    int rc;
+
+    if ((rc = conf_canonicalize_prefix(h->file->schema, h->buf, h->checked, &canon, &clen, msg,
+                                       sizeof(msg))))
+        return pv_fail(e, -rc, "%s", msg);
+    if (h->file->check) {
+        fs_obj(h->fs, h->dir, &o);
+        rc = h->file->check(&o, canon ? canon : "", clen, 1, e);
+    }
+    free(canon);
+    return rc;
+}
+
 static int write_stored(struct io_handle *h, const char *buf, size_t size, off_t off,
                         struct pv_err *e)
 {
+    size_t was;
+    int rc;
+
     size_t end = (size_t)off + size;
 
     if (end > MAX_FILE)
@@ -403,7 +429,10 @@ static int write_stored(struct io_handle *h, const char *buf, size_t size, off_t
         h->checked = 0;
         h->checked_lines = 0;
     }
-    return check_lines(h, e);
+    was = h->checked;
+    if ((rc = check_lines(h, e)) || h->checked == was)
+        return rc;
+    return check_prefix(h, e);
 }
 
 void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -451,6 +480,10 @@ static int commit(struct io_handle *h, struct pv_err *e)
         if ((rc = conf_canonicalize(h->file->schema, h->buf ? h->buf : "", h->len, &canon, &clen,
                                     msg, sizeof(msg))))
             return pv_fail(e, -rc, "%s", msg);
+        if (h->file->check && (rc = h->file->check(&o, canon, clen, 0, e))) {
+            free(canon);
+            return rc;
+        }
         if (h->file->before_commit && (rc = h->file->before_commit(&o, &canon, &clen, e))) {
             free(canon);
             return rc;

@@ -91,6 +91,7 @@ static const struct pv_file qemu_files[] = {
      .kind = PK_CONFIG,
      .schema = &conf_qemu_schema,
      .initial = qemu_config_initial,
+     .check = guest_config_check,
      .before_commit = qemu_config_before,
      .after_commit = qemu_config_after},
     PV_STATUS("pending", guest_pending_render, PF_VOLATILE),
@@ -106,6 +107,7 @@ static const struct pv_file lxc_files[] = {
      .kind = PK_CONFIG,
      .schema = &conf_lxc_schema,
      .initial = lxc_config_initial,
+     .check = lxc_config_check,
      .before_commit = lxc_config_before},
     PV_STATE("state", guest_state_render, guest_state_apply),
     PV_CTL("ctl", guest_ctl_apply),
@@ -195,7 +197,7 @@ static const struct pv_file sdn_files[] = {
 #define SDN_CONFIG(s)                                                                              \
     {                                                                                              \
         .name = "config", .mode = 0644, .kind = PK_CONFIG, .schema = (s),                          \
-        .before_commit = sdn_config_before                                                         \
+        .check = sdn_config_check                                                                  \
     }
 
 static const struct pv_file zone_files[] = {SDN_CONFIG(&conf_zone_schema), PV_END};
@@ -226,7 +228,7 @@ static const struct pv_file ha_resource_files[] = {
      .kind = PK_CONFIG,
      .schema = &conf_ha_resource_schema,
      .initial = ha_resource_initial,
-     .before_commit = ha_resource_before},
+     .check = ha_resource_check},
     PV_STATUS("status", ha_resource_status_render, PF_VOLATILE),
     PV_CTL("ctl", ha_resource_ctl_apply),
     PV_END,

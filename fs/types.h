@@ -113,6 +113,13 @@ struct pv_file {
     int (*apply)(const struct pv_obj *o, const char *in, size_t len, struct pv_err *e);
     const struct conf_schema *schema;                           /* PK_CONFIG */
     int (*initial)(const struct pv_obj *o, struct pv_buf *out); /* PK_CONFIG at mkdir */
+    /* PK_CONFIG: the document's rules against the rest of the tree (the storage a disk
+     * names, the zone a VNet names). Pure, so it runs at every write(2) that completes
+     * lines, with partial set: a rule that a later line can still satisfy must not fail
+     * then, so that every other refusal reaches the writer at write(2), where bash sees
+     * it. Run whole again at commit, before before_commit. Fills e, returns -errno. */
+    int (*check)(const struct pv_obj *o, const char *doc, size_t len, int partial,
+                 struct pv_err *e);
     /* PK_CONFIG: may rewrite a validated document before it is stored (*doc is malloc'd;
      * replace it and *len to change it). Fills e and returns -errno to refuse it. */
     int (*before_commit)(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e);

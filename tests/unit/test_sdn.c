@@ -11,7 +11,7 @@ static struct sdn_cfg cfg;
 static int check(const char *text, char *err)
 {
     int rc = sdn_parse(text, strlen(text), &cfg, err, SDN_ERRLEN);
-    return rc ? rc : sdn_validate(&cfg, err, SDN_ERRLEN);
+    return rc ? rc : sdn_validate(&cfg, 1, NULL, err, SDN_ERRLEN);
 }
 
 static void test_sdn_parse(void)
