@@ -78,6 +78,21 @@ static void test_sdn_rules(void)
                 err) == 0);
 }
 
+/* Not applied yet: a VNet just made (no zone) is passed over; the VNet being written may
+ * still get its tag, no other may lack one. */
+static void test_sdn_rules_open(void)
+{
+    static const char *const text = "zone.a.type: vxlan\nvnet.v1.zone: a\nvnet.v2.zone: \n";
+    char err[SDN_ERRLEN];
+
+    CHECK(sdn_parse(text, strlen(text), &cfg, err, SDN_ERRLEN) == 0);
+    CHECK(sdn_validate(&cfg, 0, "v1", err, SDN_ERRLEN) == 0);
+    CHECK(sdn_validate(&cfg, 0, "v2", err, SDN_ERRLEN) == -EINVAL);
+    CHECK(strstr(err, "v1: a vxlan zone needs a tag") != NULL);
+    CHECK(sdn_validate(&cfg, 1, "v1", err, SDN_ERRLEN) == -EINVAL);
+    CHECK(strstr(err, "v2 names zone ''") != NULL);
+}
+
 static void test_sdn_subnet_cidr(void)
 {
     char c[80];
@@ -96,6 +111,7 @@ static void test_sdn_subnet_cidr(void)
 const struct unit_test sdn_tests[] = {
     {"sdn_parse", test_sdn_parse},
     {"sdn_rules", test_sdn_rules},
+    {"sdn_rules_open", test_sdn_rules_open},
     {"sdn_subnet_cidr", test_sdn_subnet_cidr},
     {NULL, NULL},
 };

@@ -78,6 +78,43 @@ static void test_storage_conf_refused(void)
     CHECK(conf_check_line(&conf_storage_schema, "format: vhd", 11, 1, err, sizeof(err)) == -EINVAL);
 }
 
+/* A document still being written: what a later line can supply waits, the rest is final. */
+static int prefix(const struct conf_schema *s, const char *in, char *err)
+{
+    char *out = NULL;
+    size_t n;
+    int rc = conf_canonicalize_prefix(s, in, strlen(in), &out, &n, err, CONF_ERRLEN);
+
+    free(out);
+    return rc;
+}
+
+static void test_conf_prefix(void)
+{
+    char err[CONF_ERRLEN];
+
+    /* missing keys: fine so far, refused once the document is whole */
+    CHECK(prefix(&conf_storage_schema, "content: images\n", err) == 0);
+    CHECK(prefix(&conf_storage_schema, "type: dir\n", err) == 0);
+    CHECK(prefix(&conf_ha_group_schema, "comment: x\n", err) == 0);
+    CHECK(prefix(&conf_zone_schema, "type: vlan\n", err) == 0);
+    CHECK(prefix(&conf_vnet_schema, "tag: 5\n", err) == 0);
+    refuse("type: dir\n", "needs 'path:'");
+    /* contradictions: no later line repairs them */
+    CHECK(prefix(&conf_storage_schema, "type: dir\npool: rbd\n", err) == -EINVAL);
+    CHECK(strstr(err, "does not apply") != NULL);
+    CHECK(prefix(&conf_storage_schema, "type: rbd\ncontent: iso\n", err) == -EINVAL);
+    CHECK(prefix(&conf_zone_schema, "type: simple\npeers: 10.0.0.1\n", err) == -EINVAL);
+    CHECK(prefix(&conf_vnet_schema, "type: zone\n", err) == -EINVAL);
+    CHECK(prefix(&conf_storage_schema, "type: dir\ntype: rbd\n", err) == -EINVAL);
+    CHECK(strstr(err, "duplicate") != NULL);
+    /* flat documents refuse a section at its own line */
+    CHECK(conf_check_line(&conf_subnet_schema, "[x]", 3, 1, err, sizeof(err)) == -EINVAL);
+    CHECK(strstr(err, "an SDN config has no sections") != NULL);
+    CHECK(conf_check_line(&conf_ha_resource_schema, "[x]", 3, 1, err, sizeof(err)) == -EINVAL);
+    CHECK(conf_check_line(&conf_ceph_schema, "delete: conf", 12, 1, err, sizeof(err)) == -EINVAL);
+}
+
 static void test_ceph_conf(void)
 {
     char err[CONF_ERRLEN], *out = NULL;
@@ -155,6 +192,7 @@ const struct unit_test storage_tests[] = {
     {"storage_conf_valid", test_storage_conf_valid},
     {"storage_conf_refused", test_storage_conf_refused},
     {"storage_ceph_conf", test_ceph_conf},
+    {"conf_prefix", test_conf_prefix},
     {"storage_parse_size", test_parse_size},
     {"storage_vol_names", test_vol_names},
     {NULL, NULL},
