@@ -48,12 +48,9 @@ static const struct conf_type t_ports =
 
 /* Keys sorted bytewise, as canonical documents are. */
 static const struct conf_key iface_keys[] = {
-    {"cidr", -1, &conf_t_ip4net, 0},
-    {"cidr6", -1, &conf_t_ip6net, 0},
-    {"comments", -1, &conf_t_str, 0},
-    {"mtu", -1, &t_mtu, 0},
-    {"ports", -1, &t_ports, 0},
-    {"snat", -1, &conf_t_bool, 0},
+    {"cidr", -1, &conf_t_ip4net, 0},  {"cidr6", -1, &conf_t_ip6net, 0},
+    {"comments", -1, &conf_t_str, 0}, {"mtu", -1, &t_mtu, 0},
+    {"ports", -1, &t_ports, 0},       {"snat", -1, &conf_t_bool, 0},
     {"type", -1, &t_type, 0},
 };
 
@@ -66,7 +63,8 @@ static int iface_check(const char *doc, size_t len, char *err, size_t errlen)
             return snprintf(err, errlen, "an interface config has no sections"), -EINVAL;
     /* SNAT rewrites the bridge's own network: without an address there is none */
     if (conf_get(doc, len, "snat", v, sizeof(v)) > 0 && conf_bool_true(v) &&
-        conf_get(doc, len, "cidr", v, sizeof(v)) <= 0 && conf_get(doc, len, "cidr6", v, sizeof(v)) <= 0)
+        conf_get(doc, len, "cidr", v, sizeof(v)) <= 0 &&
+        conf_get(doc, len, "cidr6", v, sizeof(v)) <= 0)
         return snprintf(err, errlen, "snat: 1 needs cidr or cidr6 (the network to masquerade)"),
                -EINVAL;
     return 0;

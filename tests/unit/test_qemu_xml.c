@@ -406,8 +406,8 @@ static void test_nic_bridge_checked(void)
     x = gen("net0: virtio=A2:C0:43:77:08:A0,bridge=vmbr0\n", &o, &rc, err);
     CHECK(x && rc == 0);
     free(x);
-    CHECK(!gen("net0: virtio=A2:C0:43:77:08:A0,bridge=vmbr0\nnet1: e1000,bridge=vmbr7\n", &o,
-               &rc, err));
+    CHECK(!gen("net0: virtio=A2:C0:43:77:08:A0,bridge=vmbr0\nnet1: e1000,bridge=vmbr7\n", &o, &rc,
+               err));
     CHECK(rc == -ENOENT);
     CHECK_STR(err, "net1: bridge vmbr7 does not exist on node n1");
     /* a NIC without a bridge (user-mode networking) needs none */
