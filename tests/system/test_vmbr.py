@@ -181,6 +181,16 @@ def test_bridge_address_and_snat(node):
     assert "10.78.1.1/24" in addrs(d, "vmbr3")
     assert masq_rules(d, "vmbr3") == [("10.78.1.0/24", "vmbr3")]
 
+    # IPv6 too: its own rule, and forwarding for IPv6
+    doc6 = "type: bridge\ncidr: 10.78.1.1/24\ncidr6: fd00:78::1/64\nsnat: 1\n"
+    assert write(iface(d, "vmbr3", "config"), doc6) == 0, d.errors()[-2:]
+    assert "fd00:78::1/64" in addrs(d, "vmbr3")
+    assert sorted(masq_rules(d, "vmbr3")) == [("10.78.1.0/24", "vmbr3"), ("fd00:78::/64", "vmbr3")]
+    assert sysctl(d, "net/ipv6/conf/all/forwarding") == "1"
+    assert write(iface(d, "vmbr3", "config"), "type: bridge\ncidr: 10.78.1.1/24\nsnat: 1\n") == 0
+    assert "fd00:78::1/64" not in addrs(d, "vmbr3")
+    assert masq_rules(d, "vmbr3") == [("10.78.1.0/24", "vmbr3")]
+
     # snat off: the table goes, status says so
     assert write(iface(d, "vmbr3", "config"), "type: bridge\ncidr: 10.78.1.1/24\n") == 0
     assert masq_rules(d, "vmbr3") is None
