@@ -77,9 +77,7 @@ int net_managed_locked(struct fs *fs, uint64_t dir)
  * one adds whether its SNAT table exists (asked each pass: only what is there is said). */
 static int link_record(const struct net_link *l, int managed, struct pv_buf *out)
 {
-    char t[64];
-
-    char *cut;
+    char t[64], *cut;
 
     if (net_link_render(l, out))
         return -ENOMEM;
