@@ -5,9 +5,9 @@
  * makes or changes the device on the entry's node: the writer checks the
  * document and sends "config type=.. mtu=.. ports=a,b cidr=.. cidr6=.. snat=1" to
  * that node's ctl (fs_cmd forwards it), which checks everything it can before it
- * touches the kernel, so bad input changes nothing. rmdir sends "destroy" the same way. The owner holds
- * the monitor's lock around a change and records the result before it answers,
- * so status is current when write(2) or rmdir(2) returns.
+ * touches the kernel, so bad input changes nothing. rmdir sends "destroy" the same
+ * way. The owner holds the monitor's lock around a change and records the result
+ * before it answers, so status is current when write(2) or rmdir(2) returns.
  *
  * Ports a config drops are released only if the old config listed them: guests'
  * NICs that their drivers put on the bridge are never touched.
