@@ -401,7 +401,9 @@ static int write_config(const char *ctid, const char *config, size_t len, char *
                               .apparmor = access("/sys/kernel/security/apparmor", F_OK) == 0,
                               .host_cpus = (int)sysconf(_SC_NPROCESSORS_ONLN),
                               .resolve = L.env.resolve,
-                              .arg = L.env.resolve_arg};
+                              .arg = L.env.resolve_arg,
+                              .bridge = L.env.bridge,
+                              .bridge_arg = L.env.bridge_arg};
     char vol[512] = "", path[1200];
     const char *reboot = "SIGINT";
     struct qemu_disk d;
@@ -415,6 +417,10 @@ static int write_config(const char *ctid, const char *config, size_t len, char *
         snprintf(root, rootlen, "%s", d.path);
     init_signals(root, &o.halt_signal, &reboot);
     if ((rc = lxc_conf_build(config, len, &o, &b, err, errlen))) {
+        char why[LXC_ERRLEN];
+        /* lxc_conf_build names the key ("net0: ..."); the reader needs the container too */
+        snprintf(why, sizeof(why), "%s", err);
+        snprintf(err, errlen, "ct %s: %s", ctid, why);
         pv_buf_free(&b);
         return rc;
     }

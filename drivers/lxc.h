@@ -32,6 +32,8 @@ struct lxc_conf_opts {
     const char *halt_signal; /* what the rootfs's init takes as "power off" */
     qemu_resolve_fn resolve; /* volids of rootfs and mount points */
     void *arg;
+    qemu_bridge_fn bridge; /* checks each netN's bridge; NULL: not checked */
+    void *bridge_arg;
 };
 
 /*
@@ -106,6 +108,8 @@ struct lxc_env {
     const char *cgroup;  /* cgroup parent of the containers ("lxc") */
     qemu_resolve_fn resolve;
     void *resolve_arg;
+    qemu_bridge_fn bridge; /* netN bridges are checked before LXC is asked */
+    void *bridge_arg;
     lxc_event_fn on_event;
     void *event_arg;
 };

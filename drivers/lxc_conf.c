@@ -94,8 +94,13 @@ static int net_line(struct pv_buf *out, const struct lxc_conf_opts *o, int n, co
     lxc_veth_name(o->ctid, n, veth, sizeof(veth));
     pv_buf_printf(out, "lxc.net.%d.type = veth\nlxc.net.%d.name = %s\nlxc.net.%d.veth.pair = %s\n",
                   n, n, name, n, veth);
-    if (prop(v, "bridge", t, sizeof(t)))
+    if (prop(v, "bridge", t, sizeof(t))) {
+        char e2[256] = "";
+        int rc;
+        if (o->bridge && (rc = o->bridge(o->bridge_arg, t, e2, sizeof(e2))) < 0)
+            return snprintf(err, errlen, "net%d: %s", n, e2), rc;
         pv_buf_printf(out, "lxc.net.%d.link = %s\n", n, t);
+    }
     if (!prop(v, "link_down", t, sizeof(t)) || strcmp(t, "1") != 0)
         pv_buf_printf(out, "lxc.net.%d.flags = up\n", n);
     if (prop(v, "hwaddr", t, sizeof(t)))

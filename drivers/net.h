@@ -130,6 +130,26 @@ int net_ovs_port_ensure(const char *bridge, const char *port, int tag, int *chan
                         size_t errlen);
 int net_ovs_port_delete(const char *port, int *changed, char *err, size_t errlen);
 
+/* Source NAT (net_nat.c), in nftables tables of pvefs's own. */
+struct net_masq {
+    char src[NET_ADDR_STRLEN]; /* the network masqueraded: "10.10.10.0/24", "fd00::/64" */
+    char via[IFNAMSIZ];        /* its own bridge: what leaves through it is not rewritten */
+};
+/* Makes table "inet <table>" masquerade exactly rules r[0..n) (a postrouting nat chain),
+ * replaced whole in one nft transaction; n == 0 deletes the table. state (may be NULL)
+ * remembers the script last loaded, so an unchanged set is not loaded again while the
+ * table exists. -errno with err when nft fails. */
+int net_masq_set(const char *table, const struct net_masq *r, int n, const char *state,
+                 int *changed, char *err, size_t errlen);
+/* 1 if nftables table "inet <table>" exists, 0 if not, -errno when it cannot be asked. */
+int net_nft_table_exists(const char *table);
+/* The network of an address with its prefix: "10.10.10.1/24" -> "10.10.10.0/24". */
+int net_masq_network(const char *addr, char *net, size_t len);
+
+/* Whether a guest NIC's bridge exists on this node (this network namespace): 0, or -ENOENT
+ * with "bridge <bridge> does not exist on node <node>" in err. arg is the node's name. */
+int net_guest_bridge(void *node, const char *bridge, char *err, size_t errlen);
+
 /* Shared by net_link.c and net_apply.c; not for callers. */
 /* Addresses (net_addr.c): cidr is "10.0.0.1/24" or "fd00::1/64". */
 int net_addr_ensure(const char *ifname, const char *cidr, int *changed, char *err, size_t errlen);

@@ -539,6 +539,8 @@ int qemu_open(const struct qemu_env *env, char *err, size_t errlen)
     snprintf(qg.logdir, sizeof(qg.logdir), "%s", env->logdir ? env->logdir : "/tmp");
     qg.resolve = env->resolve;
     qg.resolve_arg = env->resolve_arg;
+    qg.bridge = env->bridge;
+    qg.bridge_arg = env->bridge_arg;
     qg.on_event = env->on_event;
     qg.event_arg = env->event_arg;
     /* /dev/kvm may exist without running stock kernels (kvm_pvm): TCG unless told */

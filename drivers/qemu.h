@@ -31,6 +31,11 @@ struct qemu_disk {
 typedef int (*qemu_resolve_fn)(void *arg, const char *volid, struct qemu_disk *out, char *err,
                                size_t errlen);
 
+/* Whether a NIC's bridge exists where the guest runs: 0, or -ENOENT (or another -errno) with
+ * err naming the bridge and the node. Asked before libvirt or LXC, whose own errors about a
+ * missing bridge say neither (net_guest_bridge is the real one). */
+typedef int (*qemu_bridge_fn)(void *arg, const char *bridge, char *err, size_t errlen);
+
 struct qemu_xml_opts {
     const char *name;        /* domain name, "vm<vmid>" */
     const char *uuid;        /* from smbios1 uuid=, or NULL (libvirt picks) */
@@ -43,6 +48,8 @@ struct qemu_xml_opts {
     int (*secret)(void *arg, const char *user, const char *key, char *uuid, size_t len, char *err,
                   size_t errlen);
     void *secret_arg;
+    qemu_bridge_fn bridge; /* checks each NIC's bridge; NULL: not checked */
+    void *bridge_arg;
 };
 
 /*
@@ -82,6 +89,8 @@ struct qemu_env {
     const char *logdir; /* serial logs: <logdir>/<vmid>.serial */
     qemu_resolve_fn resolve;
     void *resolve_arg;
+    qemu_bridge_fn bridge; /* NICs' bridges are checked before libvirt is asked */
+    void *bridge_arg;
     qemu_event_fn on_event;
     void *event_arg;
 };

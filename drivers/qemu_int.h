@@ -55,6 +55,8 @@ struct qemu_global {
     char logdir[1024];
     qemu_resolve_fn resolve;
     void *resolve_arg;
+    qemu_bridge_fn bridge;
+    void *bridge_arg;
     qemu_event_fn on_event;
     void *event_arg;
     struct qemu_vm **vms;

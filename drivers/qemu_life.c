@@ -200,11 +200,20 @@ int qemu_build_xml(const char *vmid, const char *config, size_t len, const char 
         .resolve = qg.resolve,
         .arg = qg.resolve_arg,
         .secret = rbd_secret,
+        .bridge = qg.bridge,
+        .bridge_arg = qg.bridge_arg,
     };
+    char why[QEMU_ERRLEN];
+    int rc;
 
     snprintf(name, sizeof(name), "vm%s", vmid);
     snprintf(log, sizeof(log), "%s/%s.serial", qg.logdir, vmid);
-    return qemu_xml(config, len, &o, out, err, errlen);
+    if ((rc = qemu_xml(config, len, &o, out, err, errlen)) < 0) {
+        /* qemu_xml names the key ("net0: ..."); the reader of cluster/errors needs the VM */
+        snprintf(why, sizeof(why), "%s", err);
+        snprintf(err, errlen, "vm %s: %s", vmid, why);
+    }
+    return rc;
 }
 
 /*

@@ -381,6 +381,13 @@ static int parse_nic(struct ctx *c, struct dev *d)
         return bad(c, d->key, d->val);
     if (!d->model.n)
         d->model = sz("virtio");
+    if (d->bridge.n && c->o->bridge) {
+        char br[64], e2[256] = "";
+        int rc;
+        snprintf(br, sizeof(br), "%.*s", (int)d->bridge.n, d->bridge.p);
+        if ((rc = c->o->bridge(c->o->bridge_arg, br, e2, sizeof(e2))) < 0)
+            return snprintf(c->err, c->errlen, "%s: %s", d->key, e2), rc;
+    }
     d->present = 1;
     return 0;
 }

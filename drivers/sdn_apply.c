@@ -15,7 +15,6 @@
 #include "net.h"
 #include "sdn.h"
 #include "stor.h"
-#include "../fs/buf.h"
 
 #define MAX_MADE 4096
 
@@ -235,20 +234,19 @@ static int do_evpn(const struct sdn_vnet *v, const struct sdn_zone *z, const str
 }
 
 /*
- * SNAT of simple zones' subnets: one nftables table of pvefs's own, replaced whole at
- * each apply ("table; delete table; table {...}" is nft's idempotent form), and gone
- * when no subnet asks for it. Returns 0 or -errno with err.
+ * SNAT of simple zones' subnets: nftables table inet pvefs_sdn (net_nat.c), gone when no
+ * subnet asks for it. Returns 0 or -errno with err.
  */
 static int apply_snat(const struct sdn_cfg *c, const struct sdn_node *n,
                       const struct sdn_vresult *res, int nres, int *changes, char *err,
                       size_t errlen)
 {
-    char path[1100], old[4096] = "";
-    struct pv_buf b = {0};
-    int rules = 0, rc = 0;
-    FILE *f;
+    struct net_masq *r = calloc((size_t)c->nsubs + 1, sizeof(*r));
+    char path[1100];
+    int nr = 0, ch = 0, rc;
 
-    pv_buf_printf(&b, "table inet pvefs_sdn\ndelete table inet pvefs_sdn\n");
+    if (!r)
+        return net_err(err, errlen, -ENOMEM, "out of memory");
     for (int i = 0; i < c->nsubs; i++) {
         const struct sdn_subnet *s = &c->subs[i];
         int ok = 0;
@@ -256,35 +254,13 @@ static int apply_snat(const struct sdn_cfg *c, const struct sdn_node *n,
             ok = !strcmp(res[j].vnet, s->vnet) && res[j].state == SDN_APPLIED;
         if (!s->snat || !ok)
             continue;
-        if (!rules++)
-            pv_buf_printf(&b, "table inet pvefs_sdn {\n chain postrouting {\n  type nat hook "
-                              "postrouting priority srcnat; policy accept;\n");
-        pv_buf_printf(&b, "  %s saddr %s oifname != \"%s\" masquerade\n",
-                      strchr(s->cidr, ':') ? "ip6" : "ip", s->cidr, s->vnet);
+        snprintf(r[nr].src, sizeof(r[nr].src), "%s", s->cidr);
+        snprintf(r[nr++].via, sizeof(r[0].via), "%s", s->vnet);
     }
-    if (rules)
-        pv_buf_printf(&b, " }\n}\n");
     snprintf(path, sizeof(path), "%s.nft", n->state_path ? n->state_path : "/run/pvefs-sdn");
-    if ((f = fopen(path, "r"))) {
-        size_t got = fread(old, 1, sizeof(old) - 1, f);
-        old[got] = 0;
-        fclose(f);
-    }
-    /* nothing asked and nothing made before: leave nftables alone */
-    if ((!rules && !old[0]) || (b.p && strcmp(old, b.p) == 0)) {
-        pv_buf_free(&b);
-        return 0;
-    }
-    if (b.oom || !(f = fopen(path, "w")) || fputs(b.p, f) < 0 || fclose(f)) {
-        pv_buf_free(&b);
-        return net_err(err, errlen, -EIO, "cannot write %s", path);
-    }
-    char *av[] = {"nft", "-f", path, NULL};
-    if ((rc = stor_run("nft", "load the SNAT rules", av, err, errlen)))
-        unlink(path); /* tried again at the next apply */
-    else
-        (*changes)++;
-    pv_buf_free(&b);
+    rc = net_masq_set("pvefs_sdn", r, nr, path, &ch, err, errlen);
+    *changes += ch;
+    free(r);
     return rc;
 }
 

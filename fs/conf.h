@@ -64,4 +64,7 @@ int conf_canonicalize_prefix(const struct conf_schema *schema, const char *in, s
  */
 int conf_get(const char *doc, size_t len, const char *key, char *val, size_t vallen);
 
+/* 1 when a boolean value (as the schema accepts them: 1, on, yes, true) says true. */
+int conf_bool_true(const char *v);
+
 #endif

@@ -125,6 +125,8 @@ extern const struct conf_type conf_t_startup;
 extern const struct conf_type conf_t_addrlist;
 extern const struct conf_type conf_t_ip4cidr;
 extern const struct conf_type conf_t_ip6cidr;
+extern const struct conf_type conf_t_ip4net; /* an address with its prefix, nothing else */
+extern const struct conf_type conf_t_ip6net;
 extern const struct conf_type conf_t_ip4;
 extern const struct conf_type conf_t_ip6;
 extern const struct conf_type conf_t_ifname;

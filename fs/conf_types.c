@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "conf.h"
 
 /* ---- pattern helpers ---------------------------------------------------- */
 
@@ -196,6 +199,17 @@ static int pat_ip6cidr(const char *v, size_t n)
            conf_word_is(v, n, "manual") || cidr_ok(AF_INET6, v, n, 128);
 }
 
+/* A host address with its prefix, as an interface carries it (no dhcp/auto words). */
+static int pat_ip4net(const char *v, size_t n)
+{
+    return cidr_ok(AF_INET, v, n, 32);
+}
+
+static int pat_ip6net(const char *v, size_t n)
+{
+    return cidr_ok(AF_INET6, v, n, 128);
+}
+
 static int pat_addrlist(const char *v, size_t n)
 {
     char tmp[1024];
@@ -232,6 +246,12 @@ static int pat_urlenc(const char *v, size_t n)
 
 const char *const conf_bool_words[] = {"1", "0", "on", "off", "yes", "no", "true", "false", NULL};
 
+int conf_bool_true(const char *v)
+{
+    return !strcasecmp(v, "1") || !strcasecmp(v, "on") || !strcasecmp(v, "yes") ||
+           !strcasecmp(v, "true");
+}
+
 const struct conf_type conf_t_str = {.kind = CK_STR};
 const struct conf_type conf_t_bool = {.kind = CK_BOOL};
 const struct conf_type conf_t_uint = CONF_INT(0, CONF_NOMAX);
@@ -250,6 +270,10 @@ const struct conf_type conf_t_tags = CONF_PAT(pat_tags, "a tag list");
 const struct conf_type conf_t_addrlist = CONF_PAT(pat_addrlist, "a list of IP addresses");
 const struct conf_type conf_t_ip4cidr = CONF_PAT(pat_ip4cidr, "an IPv4 CIDR, 'dhcp' or 'manual'");
 const struct conf_type conf_t_ip6cidr = CONF_PAT(pat_ip6cidr, "an IPv6 CIDR, 'auto' or 'dhcp'");
+const struct conf_type conf_t_ip4net =
+    CONF_PAT(pat_ip4net, "an IPv4 address with its prefix length (10.10.10.1/24)");
+const struct conf_type conf_t_ip6net =
+    CONF_PAT(pat_ip6net, "an IPv6 address with its prefix length (fd00::1/64)");
 const struct conf_type conf_t_ip4 = CONF_PAT(pat_ip4, "an IPv4 address");
 const struct conf_type conf_t_ip6 = CONF_PAT(pat_ip6, "an IPv6 address");
 const struct conf_type conf_t_ifname = CONF_PAT(pat_ifname, "an interface name");

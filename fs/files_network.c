@@ -3,11 +3,11 @@
  *
  * mkdir makes a managed entry (its record says "managed: 1"); writing its config
  * makes or changes the device on the entry's node: the writer checks the
- * document and sends "config type=.. mtu=.. ports=a,b" to that node's ctl (fs_cmd
- * forwards it), which checks everything it can before it touches the kernel, so
- * bad input changes nothing. rmdir sends "destroy" the same way. The owner holds
- * the monitor's lock around a change and records the result before it answers,
- * so status is current when write(2) or rmdir(2) returns.
+ * document and sends "config type=.. mtu=.. ports=a,b cidr=.. cidr6=.. snat=1" to
+ * that node's ctl (fs_cmd forwards it), which checks everything it can before it
+ * touches the kernel, so bad input changes nothing. rmdir sends "destroy" the same
+ * way. The owner holds the monitor's lock around a change and records the result
+ * before it answers, so status is current when write(2) or rmdir(2) returns.
  *
  * Ports a config drops are released only if the old config listed them: guests'
  * NICs that their drivers put on the bridge are never touched.
@@ -32,6 +32,7 @@ struct iface_spec {
     unsigned mtu;  /* 0: leave it */
     char ports[MAX_PORTS][IFNAMSIZ];
     int nports;
+    struct iface_l3 l3; /* addresses and SNAT (net_l3.c) */
 };
 
 int iface_name_ok(const char *name, struct pv_err *e)
@@ -101,6 +102,11 @@ static int spec_from_doc(const char *doc, size_t len, struct iface_spec *s, stru
         return -e->err;
     if (conf_get(doc, len, "ports", v, sizeof(v)) >= 0 && parse_ports(v, ' ', s, e))
         return -e->err;
+    if (conf_get(doc, len, "cidr", v, sizeof(v)) > 0)
+        snprintf(s->l3.cidr, sizeof(s->l3.cidr), "%.*s", (int)sizeof(s->l3.cidr) - 1, v);
+    if (conf_get(doc, len, "cidr6", v, sizeof(v)) > 0)
+        snprintf(s->l3.cidr6, sizeof(s->l3.cidr6), "%.*s", (int)sizeof(s->l3.cidr6) - 1, v);
+    s->l3.snat = conf_get(doc, len, "snat", v, sizeof(v)) > 0 && conf_bool_true(v);
     return 0;
 }
 
@@ -137,8 +143,16 @@ static int spec_from_cmd(char *args, struct iface_spec *s, struct pv_err *e)
         } else if (strncmp(w, "ports=", 6) == 0) {
             if (parse_ports(w + 6, ',', s, e))
                 return -e->err;
-        } else
-            return pv_fail(e, EINVAL, "unknown setting '%.64s' (type=, mtu=, ports=)", w);
+        } else if (strncmp(w, "cidr=", 5) == 0 && strlen(w + 5) < sizeof(s->l3.cidr))
+            snprintf(s->l3.cidr, sizeof(s->l3.cidr), "%s", w + 5);
+        else if (strncmp(w, "cidr6=", 6) == 0 && strlen(w + 6) < sizeof(s->l3.cidr6))
+            snprintf(s->l3.cidr6, sizeof(s->l3.cidr6), "%s", w + 6);
+        else if (strcmp(w, "snat=1") == 0)
+            s->l3.snat = 1;
+        else
+            return pv_fail(e, EINVAL,
+                           "unknown setting '%.64s' (type=, mtu=, ports=, cidr=, cidr6=, snat=1)",
+                           w);
     }
     if (strcmp(s->type, "bridge") != 0 && strcmp(s->type, "ovs-bridge") != 0)
         return pv_fail(e, EINVAL, "unknown interface type '%s' (bridge or ovs-bridge)", s->type);
@@ -188,6 +202,8 @@ static int check_spec(const struct pv_obj *o, const struct iface_spec *old,
                        o->name, old->type);
     if (net_name_check("interface", o->name, err, sizeof(err)))
         return pv_fail(e, EINVAL, "%s", err);
+    if (iface_l3_check(&s->l3, err, sizeof(err)))
+        return pv_fail(e, EINVAL, "%s: %s", o->name, err);
     rc = net_link_get(o->name, &l, err, sizeof(err));
     if (rc && rc != -ENODEV)
         return net_fail(o, rc, err, e);
@@ -267,9 +283,12 @@ static int apply_spec(const struct pv_obj *o, const struct iface_spec *old,
         net_link_free(&l);
     rc = ovs ? apply_ovs(o, old, s, err, sizeof(err)) : apply_bridge(o, old, s, err, sizeof(err));
     if (!rc)
+        rc = iface_l3_apply(o->name, &old->l3, &s->l3, err, sizeof(err));
+    if (!rc)
         return 0;
     if (!existed && !old->type[0]) { /* a failed first apply leaves no half-made device */
         char ig[256];
+        iface_l3_remove(o->name, ig, sizeof(ig));
         if (ovs)
             net_ovs_bridge_delete(o->name, NULL, ig, sizeof(ig));
         else
@@ -301,6 +320,9 @@ static int destroy_locked(const struct pv_obj *o, struct pv_err *e)
 
     if (refuse_unmanaged(o, "pvefs does not remove it", e) || stored_spec(o->fs, o->dir, &s, e))
         return -e->err;
+    /* the SNAT rules first: without the bridge they would masquerade a network nobody has */
+    if ((rc = iface_l3_remove(o->name, err, sizeof(err))))
+        return net_fail(o, rc, err, e);
     if (strcmp(s.type, "bridge") == 0)
         rc = net_link_delete(o->name, NULL, err, sizeof(err));
     else if (strcmp(s.type, "ovs-bridge") == 0)
@@ -370,6 +392,12 @@ int iface_config_before(const struct pv_obj *o, char **doc, size_t *len, struct 
         pv_buf_printf(&cmd, " mtu=%u", s.mtu);
     for (int i = 0; i < s.nports; i++)
         pv_buf_printf(&cmd, "%s%s", i ? "," : " ports=", s.ports[i]);
+    if (s.l3.cidr[0])
+        pv_buf_printf(&cmd, " cidr=%s", s.l3.cidr);
+    if (s.l3.cidr6[0])
+        pv_buf_printf(&cmd, " cidr6=%s", s.l3.cidr6);
+    if (s.l3.snat)
+        pv_buf_printf(&cmd, " snat=1");
     rc = cmd.oom ? pv_fail(e, ENOMEM, "out of memory")
                  : fs_cmd(o->fs, o->dir, "ctl", cmd.p, cmd.len, e);
     pv_buf_free(&cmd);
@@ -381,7 +409,8 @@ int iface_config_initial(const struct pv_obj *o, struct pv_buf *out)
     (void)o;
     /* Kept as the description until a config replaces it; says what a config takes. */
     return pv_buf_printf(out, "# Only an interface made by mkdir takes a config: type: bridge | "
-                              "ovs-bridge,\n# mtu: 1280..65520, ports: <if> <if>..., "
+                              "ovs-bridge,\n# mtu: 1280..65520, ports: <if> <if>..., cidr: "
+                              "<ipv4>/<prefix>,\n# cidr6: <ipv6>/<prefix>, snat: 0 | 1, "
                               "comments: <text>\n");
 }
 

@@ -9,8 +9,9 @@
  * network.h), sampled once per cycle.
  *
  * A managed interface (made by mkdir) stays when its device is gone, with an
- * "absent" record; the first pass after start-up re-applies the configs of those
- * (a reboot loses every bridge, as ifupdown's boot-time apply assumes).
+ * "absent" record; the first pass after start-up re-applies the config of every
+ * managed interface (a reboot loses every bridge, its addresses and the SNAT tables,
+ * as ifupdown's boot-time apply assumes; a present one may have lost any of them).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -72,10 +73,11 @@ int net_managed_locked(struct fs *fs, uint64_t dir)
            strcmp(v, "1") == 0;
 }
 
-/* The record of link l: net_link_render without the counters (its last lines). */
+/* The record of link l: net_link_render without the counters (its last lines). A managed
+ * one adds whether its SNAT table exists (asked each pass: only what is there is said). */
 static int link_record(const struct net_link *l, int managed, struct pv_buf *out)
 {
-    char *cut;
+    char t[64], *cut;
 
     if (net_link_render(l, out))
         return -ENOMEM;
@@ -83,7 +85,14 @@ static int link_record(const struct net_link *l, int managed, struct pv_buf *out
         out->len = (size_t)(cut - out->p) + 1;
         out->p[out->len] = 0; /* the catalog calls take it as a C string */
     }
-    return managed ? pv_buf_printf(out, "managed: 1\n") : 0;
+    if (!managed)
+        return 0;
+    iface_snat_table(l->name, t, sizeof(t));
+    if (iface_snat_active(l->name))
+        pv_buf_printf(out, "snat: inet %s\n", t);
+    else
+        pv_buf_printf(out, "snat: -\n");
+    return pv_buf_printf(out, "managed: 1\n");
 }
 
 static uint64_t network_dir(struct fs *fs)
@@ -164,12 +173,10 @@ static void sample_counters(const struct net_link *links, int n)
     pthread_mutex_unlock(&mon.lock);
 }
 
-/* Entries whose device is gone: a managed one keeps its config (re-applied once after
- * start-up) and reads absent; any other is removed. */
-static int drop_missing(struct fs *fs, struct ent *v, size_t n, int reapply)
+/* Entries whose device is gone: a managed one keeps its config and reads absent; any
+ * other is removed. */
+static void drop_missing(struct fs *fs, struct ent *v, size_t n)
 {
-    int done = 0;
-
     for (size_t i = 0; i < n; i++) {
         struct pv_buf b = {0};
         struct pv_err e = {0};
@@ -180,18 +187,24 @@ static int drop_missing(struct fs *fs, struct ent *v, size_t n, int reapply)
                 fprintf(stderr, "pvefsd: network %s: cannot remove: %s\n", v[i].name, e.msg);
             continue;
         }
-        if (reapply && v[i].typed) {
-            if (net_iface_reapply_locked(fs, v[i].ino, &e) == 0) {
-                done++;
-                continue;
-            }
-            clog_append("network", "cannot re-apply %s on node %s: %s", v[i].name, fs->node, e.msg);
-        }
         net_absent_record(v[i].name, &b);
         put_record(fs, &v[i], &b);
         pv_buf_free(&b);
     }
-    return done;
+}
+
+/* Once after start-up: every managed interface with a config is made to match it. */
+static void reapply_all(struct fs *fs, uint64_t dir)
+{
+    size_t n;
+    struct ent *v = list_entries(fs, dir, &n);
+
+    for (size_t i = 0; i < n; i++) {
+        struct pv_err e = {0};
+        if (v[i].managed && v[i].typed && net_iface_reapply_locked(fs, v[i].ino, &e))
+            clog_append("network", "cannot re-apply %s on node %s: %s", v[i].name, fs->node, e.msg);
+    }
+    free_entries(v, n);
 }
 
 void net_mon_sync_locked(struct fs *fs)
@@ -202,8 +215,12 @@ void net_mon_sync_locked(struct fs *fs)
     struct ent *v;
     char err[256];
     size_t n;
-    int nl = 0, reapplied;
+    int nl = 0;
 
+    if (!mon.reapplied && dir && store_quorate(fs->st)) {
+        mon.reapplied = 1;
+        reapply_all(fs, dir);
+    }
     if (net_link_list(&links, &nl, err, sizeof(err))) {
         if (!warned++)
             fprintf(stderr, "pvefsd: network monitor: %s\n", err);
@@ -234,11 +251,8 @@ void net_mon_sync_locked(struct fs *fs)
         pv_buf_free(&b);
     }
     net_link_list_free(links, nl);
-    reapplied = drop_missing(fs, v, n, !mon.reapplied);
-    mon.reapplied = 1;
+    drop_missing(fs, v, n);
     free_entries(v, n);
-    if (reapplied) /* those devices exist now: record them at once */
-        net_mon_sync_locked(fs);
 }
 
 void net_mon_publish_lines(struct pv_buf *out)

@@ -42,4 +42,25 @@ int net_managed_locked(struct fs *fs, uint64_t dir);
  * Lock held. */
 int net_iface_reapply_locked(struct fs *fs, uint64_t dir, struct pv_err *e);
 
+/* ---- layer 3 of a managed bridge (net_l3.c) ---- */
+
+/* What a config asks of the bridge's addresses ("" = none) and source NAT. */
+struct iface_l3 {
+    char cidr[NET_ADDR_STRLEN];  /* 10.10.10.1/24 */
+    char cidr6[NET_ADDR_STRLEN]; /* fd00::1/64 */
+    int snat;                    /* masquerade those networks out of every other interface */
+};
+
+/* -EINVAL with err unless l is consistent (families right, snat has an address). */
+int iface_l3_check(const struct iface_l3 *l, char *err, size_t errlen);
+/* Makes the bridge's addresses and SNAT go from old to now (this namespace). */
+int iface_l3_apply(const char *name, const struct iface_l3 *old, const struct iface_l3 *now,
+                   char *err, size_t errlen);
+/* Drops the bridge's SNAT table (its addresses go with the device). */
+int iface_l3_remove(const char *name, char *err, size_t errlen);
+/* The nftables table (family inet) that holds the bridge's SNAT rules. */
+void iface_snat_table(const char *name, char *buf, size_t len);
+/* 1 when that table exists. */
+int iface_snat_active(const char *name);
+
 #endif

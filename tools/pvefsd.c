@@ -27,6 +27,7 @@
 #include "../fs/storage.h"
 #include "../fs/network.h"
 #include "../drivers/lxc.h"
+#include "../drivers/net.h"
 
 struct opts {
     int foreground, local, debug;
@@ -60,6 +61,8 @@ static void start_lxc_driver(struct fs *fs, const struct opts *o)
     env.cgroup = getenv("PVEFS_LXC_CGROUP");
     env.resolve = storage_resolve;
     env.resolve_arg = fs;
+    env.bridge = net_guest_bridge;
+    env.bridge_arg = (void *)fs->node;
     env.on_event = lxc_event;
     env.event_arg = fs;
     if (drv_lxc_start(&env))
@@ -83,6 +86,8 @@ static void start_guest_drivers(struct fs *fs, const struct opts *o)
     env.logdir = logdir;
     env.resolve = storage_resolve;
     env.resolve_arg = fs;
+    env.bridge = net_guest_bridge;
+    env.bridge_arg = (void *)fs->node;
     env.on_event = guest_event;
     env.event_arg = fs;
     if (drv_qemu_start(&env))

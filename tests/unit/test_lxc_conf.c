@@ -44,6 +44,39 @@ static int build(const char *cfg, struct pv_buf *out, char *err, int v2)
     return lxc_conf_build(cfg, strlen(cfg), &o, out, err, LXC_ERRLEN);
 }
 
+/* The node "n1" has vmbr0 only. */
+static int fake_bridge(void *arg, const char *bridge, char *err, size_t errlen)
+{
+    if (strcmp(bridge, "vmbr0") == 0)
+        return 0;
+    snprintf(err, errlen, "bridge %s does not exist on node %s", bridge, (const char *)arg);
+    return -ENOENT;
+}
+
+/* A netN on a bridge the node lacks is refused, naming the NIC and the bridge. */
+static void test_lxc_conf_bridge_checked(void)
+{
+    struct lxc_conf_opts o = {.ctid = "207",
+                              .cgroup = "lxc",
+                              .host_cpus = 4,
+                              .resolve = fake_resolve,
+                              .bridge = fake_bridge,
+                              .bridge_arg = "n1"};
+    const char *ok = "rootfs: local:subvol-207-disk-0\nnet0: name=eth0,bridge=vmbr0\n";
+    const char *bad = "rootfs: local:subvol-207-disk-0\nnet0: name=eth0,bridge=vmbr0\n"
+                      "net1: name=eth1,bridge=vmbr7\n";
+    struct pv_buf b = {0};
+    char err[LXC_ERRLEN] = "";
+
+    CHECK(lxc_conf_build(ok, strlen(ok), &o, &b, err, sizeof(err)) == 0);
+    CHECK(b.p && strstr(b.p, "lxc.net.0.link = vmbr0\n"));
+    pv_buf_free(&b);
+    memset(&b, 0, sizeof(b));
+    CHECK(lxc_conf_build(bad, strlen(bad), &o, &b, err, sizeof(err)) == -ENOENT);
+    CHECK_STR(err, "net1: bridge vmbr7 does not exist on node n1");
+    pv_buf_free(&b);
+}
+
 static void test_lxc_conf_network_and_limits(void)
 {
     struct pv_buf b = {0};
@@ -168,6 +201,7 @@ static void test_lxc_conf_corpus(void)
 }
 
 const struct unit_test lxc_conf_tests[] = {
+    {"lxc_conf_bridge_checked", test_lxc_conf_bridge_checked},
     {"lxc_conf_network_and_limits", test_lxc_conf_network_and_limits},
     {"lxc_conf_refusals", test_lxc_conf_refusals},
     {"lxc_conf_corpus", test_lxc_conf_corpus},

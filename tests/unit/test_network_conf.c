@@ -26,6 +26,14 @@ static void test_network_conf_valid(void)
     out = NULL;
     CHECK(canon("type: ovs-bridge\nmtu: 1280\n", &out, err) == 0);
     free(out);
+    out = NULL;
+    CHECK(canon("type: bridge\nsnat: 1\ncidr: 10.10.10.1/24\ncidr6: fd00:10::1/64\n", &out, err) ==
+          0);
+    CHECK_STR(out, "cidr: 10.10.10.1/24\ncidr6: fd00:10::1/64\nsnat: 1\ntype: bridge\n");
+    free(out);
+    out = NULL;
+    CHECK(canon("type: bridge\nsnat: 0\n", &out, err) == 0);
+    free(out);
 }
 
 static void test_network_conf_refused(void)
@@ -40,6 +48,14 @@ static void test_network_conf_refused(void)
         "type: bridge\nports: ..\n",
         "type: bridge\nvlan: 5\n",
         "type: bridge\n[snap]\n",
+        "type: bridge\ncidr: 10.10.10.1\n",    /* no prefix */
+        "type: bridge\ncidr: 10.10.10.1/33\n", /* prefix too long */
+        "type: bridge\ncidr: fd00::1/64\n",    /* IPv6 goes to cidr6 */
+        "type: bridge\ncidr6: 10.0.0.1/24\n",  /* and IPv4 to cidr */
+        "type: bridge\ncidr: dhcp\n",          /* an address, not a method */
+        "type: bridge\nsnat: 1\n",             /* nothing to masquerade */
+        "type: bridge\nsnat: maybe\ncidr: 10.1.1.1/24\n",
+        "type: bridge\ngateway: 10.10.10.254\n", /* routes are not pvefs's (yet) */
     };
     char err[CONF_ERRLEN], *out = NULL;
 

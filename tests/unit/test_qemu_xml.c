@@ -384,6 +384,38 @@ static void test_nics(void)
     CHECK(!gen("net0: virtio=A2:C0:43:77:08:A0,tag=5000\n", &opts, &rc, err) && rc == -EINVAL);
 }
 
+/* The node "n1" has vmbr0 only. */
+static int fake_bridge(void *arg, const char *bridge, char *err, size_t errlen)
+{
+    if (strcmp(bridge, "vmbr0") == 0)
+        return 0;
+    snprintf(err, errlen, "bridge %s does not exist on node %s", bridge, (const char *)arg);
+    return -ENOENT;
+}
+
+/* A NIC on a bridge the node lacks is refused before any XML, naming the NIC and bridge. */
+static void test_nic_bridge_checked(void)
+{
+    struct qemu_xml_opts o = opts;
+    char err[QEMU_ERRLEN] = "";
+    int rc = 0;
+    char *x;
+
+    o.bridge = fake_bridge;
+    o.bridge_arg = "n1";
+    x = gen("net0: virtio=A2:C0:43:77:08:A0,bridge=vmbr0\n", &o, &rc, err);
+    CHECK(x && rc == 0);
+    free(x);
+    CHECK(!gen("net0: virtio=A2:C0:43:77:08:A0,bridge=vmbr0\nnet1: e1000,bridge=vmbr7\n", &o, &rc,
+               err));
+    CHECK(rc == -ENOENT);
+    CHECK_STR(err, "net1: bridge vmbr7 does not exist on node n1");
+    /* a NIC without a bridge (user-mode networking) needs none */
+    x = gen("net0: virtio=A2:C0:43:77:08:A0\n", &o, &rc, err);
+    CHECK(x && rc == 0);
+    free(x);
+}
+
 static void test_boot_order(void)
 {
     char *x = gen("boot: order=scsi0;hostpci0;net0;ide2;virtio9\n"
@@ -527,6 +559,7 @@ static void test_proxmox_like(void)
 }
 
 const struct unit_test qemu_xml_tests[] = {
+    {"qemu_xml_nic_bridge_checked", test_nic_bridge_checked},
     {"qemu_xml_minimal", test_minimal},
     {"qemu_xml_kernel_boot", test_kernel_boot},
     {"qemu_xml_disks", test_disks},
