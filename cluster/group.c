@@ -56,11 +56,22 @@ static void on_confchg(cpg_handle_t h, const struct cpg_name *group,
     g->ops->confchg(g->arg, m, n, l, nleft, j, njoined);
 }
 
+static void on_totem(cpg_handle_t h, struct cpg_ring_id ring, uint32_t n, const uint32_t *members)
+{
+    struct grp *g = NULL;
+
+    (void)n;
+    (void)members;
+    if (cpg_context_get(h, (void **)&g) == CS_OK && g && g->ops->ring)
+        g->ops->ring(g->arg, ring.seq);
+}
+
 static cpg_model_v1_data_t model = {
     .model = CPG_MODEL_V1,
     .cpg_deliver_fn = on_deliver,
     .cpg_confchg_fn = on_confchg,
-    .flags = 0,
+    .cpg_totem_confchg_fn = on_totem,
+    .flags = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF,
 };
 
 /* Connects and joins; returns 0 or -errno (corosync not up yet: -EAGAIN). */

@@ -20,6 +20,9 @@ struct grp_ops {
     /* The group's members now; who left and joined. Also called with n == 0 on disconnect. */
     void (*confchg)(void *arg, const uint32_t *members, size_t n, const uint32_t *left,
                     size_t nleft, const uint32_t *joined, size_t njoined);
+    /* corosync formed a new ring (totem configuration): its sequence number. Told in order
+     * with the deliveries, so every message arrives after the ring it was delivered in. */
+    void (*ring)(void *arg, uint64_t seq);
 };
 
 /*

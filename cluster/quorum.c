@@ -169,9 +169,11 @@ static void on_quorum(quorum_handle_t h, uint32_t quorate, struct quorum_ring_id
 {
     struct qrm *q = qrm_of(h);
 
-    (void)ring;
-    if (q)
-        update(q, quorate != 0, members, n);
+    if (!q)
+        return;
+    update(q, quorate != 0, members, n);
+    if (q->st)
+        store_ring_quorum(q->st, ring.seq, quorate != 0);
 }
 
 static void on_nodelist(quorum_handle_t h, struct quorum_ring_id ring, uint32_t n,

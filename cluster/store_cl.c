@@ -30,6 +30,30 @@ static void deadline_in(struct timespec *ts, int s)
     ts->tv_sec += s;
 }
 
+/* votequorum's verdict on ring: 1 quorate, -1 not, 0 not known (commit_lock held). */
+static int verdict_of(const struct store *st, uint64_t ring)
+{
+    const size_t cap = sizeof(st->verdicts) / sizeof(st->verdicts[0]);
+
+    for (size_t i = st->nverdicts; i > 0 && st->nverdicts - i < cap; i--)
+        if (st->verdicts[(i - 1) % cap].ring == ring)
+            return st->verdicts[(i - 1) % cap].quorate;
+    return 0;
+}
+
+void store_ring_quorum(struct store *st, uint64_t seq, int quorate)
+{
+    const size_t cap = sizeof(st->verdicts) / sizeof(st->verdicts[0]);
+
+    pthread_mutex_lock(&st->commit_lock);
+    st->verdicts[st->nverdicts++ % cap] = (struct verdict){seq, quorate ? 1 : -1};
+    for (struct waiter *w = st->waiters; w; w = w->next)
+        if (w->done && w->ring == seq)
+            w->quorate = quorate ? 1 : -1;
+    pthread_cond_broadcast(&st->cond);
+    pthread_mutex_unlock(&st->commit_lock);
+}
+
 /* Wakes the writer of seq (commit_lock held). */
 static void complete(struct store *st, uint64_t seq, const struct memdb_result *res, uint64_t pos)
 {
@@ -39,6 +63,8 @@ static void complete(struct store *st, uint64_t seq, const struct memdb_result *
             w->pos = pos;
             w->epoch = st->epoch;
             w->gen = st->gen;
+            w->ring = st->ring;
+            w->quorate = verdict_of(st, st->ring);
             w->done = 1;
             pthread_cond_broadcast(&st->cond);
             return;
@@ -239,7 +265,16 @@ static void on_confchg(void *arg, const uint32_t *members, size_t n, const uint3
     sync_confchg(st->sync, members, n);
 }
 
-static const struct grp_ops ops = {.deliver = on_deliver, .confchg = on_confchg};
+static void on_ring(void *arg, uint64_t seq)
+{
+    struct store *st = arg;
+
+    pthread_mutex_lock(&st->commit_lock);
+    st->ring = seq;
+    pthread_mutex_unlock(&st->commit_lock);
+}
+
+static const struct grp_ops ops = {.deliver = on_deliver, .confchg = on_confchg, .ring = on_ring};
 
 static int env_send(void *arg, const void *msg, size_t len)
 {
@@ -342,33 +377,59 @@ static int wait_slice(struct store *st, const struct timespec *until)
     return 0;
 }
 
-/* 1 once every member has applied w (commit_lock held). */
-static int acked(struct store *st, const struct waiter *w)
+/*
+ * 1 once w is durable: every member of the membership it was applied in has applied it
+ * too, and the ring it was delivered in was quorate. -1 once that can never be known: the
+ * membership changed first, or the ring had no quorum (a node being cut off delivers its
+ * last messages to itself alone, and the majority never sees them). 0: not known yet.
+ * commit_lock held.
+ */
+static int durable(struct store *st, struct waiter *w)
 {
-    if (st->gen != w->gen)
-        return 1; /* the membership changed: the sync brings everyone to this state */
-    for (size_t i = 0; i < st->nacks; i++)
-        if (st->acks[i].epoch != w->epoch || st->acks[i].pos < w->pos)
-            return 0;
-    return 1;
+    if (w->quorate < 0 || !w->pos)
+        return -1;
+    if (!w->acked) {
+        if (st->gen != w->gen)
+            return -1;
+        for (size_t i = 0; i < st->nacks; i++)
+            if (st->acks[i].epoch != w->epoch || st->acks[i].pos < w->pos)
+                return 0;
+        w->acked = 1; /* the acknowledgements of a membership that ends are reset with it */
+    }
+    return w->quorate > 0;
 }
 
 /*
- * Read-after-write across nodes: a change is acknowledged only once every member
- * has applied it, so a read on any node right after write(2) returns sees it.
+ * An acknowledgement promises that the change survives: it is applied by every member
+ * (so a read on any node right after write(2) sees it) in a quorate ring (so the part of
+ * the cluster that goes on has it). 0, or -errno with res->msg saying the outcome is not
+ * known. commit_lock held.
  */
-static void wait_acks(struct store *st, const struct waiter *w)
+static int wait_durable(struct store *st, struct waiter *w, struct memdb_result *res)
 {
     struct timespec until;
+    int d, rc = 0;
 
-    if (!w->pos)
-        return;
     deadline_in(&until, ACK_WAIT_S);
-    pthread_mutex_lock(&st->commit_lock);
-    while (!acked(st, w))
-        if (wait_slice(st, &until))
-            break;
-    pthread_mutex_unlock(&st->commit_lock);
+    while (!(d = durable(st, w)) && !(rc = wait_slice(st, &until)))
+        ;
+    if (d > 0)
+        return 0;
+    if (w->quorate < 0)
+        snprintf(res->msg, sizeof(res->msg),
+                 "this node lost quorum while the change was being sent: it was applied here "
+                 "but is kept only if the quorate part of the cluster received it (read it "
+                 "back once the cluster is whole)");
+    else if (d < 0)
+        snprintf(res->msg, sizeof(res->msg),
+                 "the cluster membership changed before every member confirmed the change: "
+                 "it may or may not have been applied (read it back)");
+    else
+        snprintf(res->msg, sizeof(res->msg),
+                 "the change was applied here but not confirmed by every member in a quorate "
+                 "ring within %d s%s: it may or may not be kept (read it back)",
+                 ACK_WAIT_S, rc == ESHUTDOWN ? " (pvefsd is stopping)" : "");
+    return d < 0 ? -EIO : -ETIMEDOUT;
 }
 
 int store_cl_commit(struct store *st, uint8_t *buf, size_t len, uint64_t seq,
@@ -376,7 +437,7 @@ int store_cl_commit(struct store *st, uint8_t *buf, size_t len, uint64_t seq,
 {
     struct waiter w = {.seq = seq}, **pp;
     struct timespec until;
-    int rc = 0;
+    int rc = 0, unknown = 0;
 
     pthread_mutex_lock(&st->commit_lock);
     deadline_in(&until, SYNC_WAIT_S);
@@ -402,6 +463,9 @@ int store_cl_commit(struct store *st, uint8_t *buf, size_t len, uint64_t seq,
     while (!rc && !w.done)
         if (wait_slice(st, &until))
             break;
+    /* still linked: the quorum verdict on its ring may come in while it waits */
+    if (!rc && w.done && !w.res.err)
+        unknown = wait_durable(st, &w, &w.res);
     for (pp = &st->waiters; *pp; pp = &(*pp)->next) {
         if (*pp == &w) {
             *pp = w.next;
@@ -419,8 +483,8 @@ int store_cl_commit(struct store *st, uint8_t *buf, size_t len, uint64_t seq,
                  APPLY_WAIT_S);
         return res->err = -ETIMEDOUT;
     }
-    if (!w.res.err)
-        wait_acks(st, &w);
     *res = w.res;
+    if (unknown)
+        res->err = unknown;
     return res->err;
 }

@@ -14,7 +14,16 @@ struct waiter {
     int done;
     struct memdb_result res;
     uint64_t pos, epoch, gen; /* where it was applied: for the acknowledgements */
+    uint64_t ring;            /* the totem ring it was delivered in */
+    int quorate;              /* that ring's verdict: 1 quorate, -1 not, 0 not known yet */
+    int acked;                /* every member of its membership has applied it */
     struct waiter *next;
+};
+
+/* votequorum's verdict on one ring. */
+struct verdict {
+    uint64_t ring;
+    int quorate;
 };
 
 /* How far a member has applied the current configuration's changes. */
@@ -59,6 +68,10 @@ struct store {
     uint64_t epoch;      /* commit_lock: the sync epoch this node last reached */
     struct ack acks[64]; /* commit_lock: one per member */
     size_t nacks;
+    /* durability: a change counts only once the ring it was delivered in is known quorate */
+    uint64_t ring;              /* commit_lock: the totem ring deliveries now come in */
+    struct verdict verdicts[8]; /* commit_lock: the latest rings' verdicts, a ring buffer */
+    size_t nverdicts;           /* commit_lock: how many were ever recorded */
 };
 
 int store_cl_open(struct store *st, int wait_s, char *err, size_t errlen);
