@@ -18,7 +18,7 @@ DAEMON_SRC := $(CORE_SRC) $(FS_SRC) tools/pvefsd.c
 UNIT_SRC := $(CORE_SRC) $(wildcard drivers/stor*.c drivers/ceph*.c drivers/qemu_xml.c drivers/lxc_conf.c drivers/sdn_cfg.c) $(wildcard tests/unit/*.c)
 HDRS     := $(wildcard */*.h tests/unit/*.h)
 
-.PHONY: all check unit bench run deps format lint clean
+.PHONY: all check unit bench run deps format lint clean durability
 
 all: build/pvefsd
 
@@ -43,6 +43,12 @@ unit: build/asan/unit
 check: deps
 	@$(MAKE) --no-print-directory build/asan/pvefsd build/asan/unit build/pvefsd
 	@tests/run.sh
+
+# The long history checks (tests/cluster/test_history.py): 3 and 5 nodes, an hour each by
+# default (HISTORY_SECONDS=600 for a shorter run).
+durability: deps build/asan/pvefsd build/asan/unit
+	@PVEFS_HISTORY_SECONDS=$(or $(HISTORY_SECONDS),3600) PVEFS_HISTORY_NODES=3 tests/run.sh -k test_history
+	@PVEFS_HISTORY_SECONDS=$(or $(HISTORY_SECONDS),3600) PVEFS_HISTORY_NODES=5 tests/run.sh -k test_history
 
 bench: deps build/pvefsd
 	@tests/bench/run.sh

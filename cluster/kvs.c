@@ -335,8 +335,10 @@ static void on_confchg(void *arg, const uint32_t *members, size_t n, const uint3
         struct peer *p = peer_by_id(k, pd->target, 0);
         if (!pd->done && (!p || !p->member))
             finish(k, pd, -EHOSTUNREACH,
-                   n ? "the node left the cluster before answering"
-                     : "lost the connection to corosync before the node answered");
+                   n ? "the node left the cluster before answering: the command may or may "
+                       "not have been carried out there"
+                     : "lost the connection to corosync before the node answered: the command "
+                       "may or may not have been carried out there");
     }
     /* Newcomers learn our name and figures at once rather than within a second. */
     if (njoined)
@@ -620,7 +622,10 @@ int kvs_forward(struct kvs *k, const char *node, const char *path, const char *c
     else if (pd->done)
         snprintf(msg, msglen, "%s", pd->msg);
     else
-        snprintf(msg, msglen, "node %s did not answer within %d ms", node, timeout_ms);
+        snprintf(msg, msglen,
+                 "node %s did not answer within %d ms: the command may or may not have been "
+                 "carried out there",
+                 node, timeout_ms);
     rc = rc ? rc : pd->done ? pd->rc : -ETIMEDOUT;
     unlink_pending(k, pd);
     pthread_mutex_unlock(&k->lock);

@@ -9,6 +9,7 @@ final heal a checker verifies, on every node:
 - reads never went back in time: once a node read an acknowledged value of a register,
   it never read an older one;
 - no node acknowledged anything it started while cut off in a minority;
+- a command forwarded to another node's ctl that returned 0 was carried out there;
 - all digests agree.
 
 `make check` runs a short history (about a minute, 3 nodes). `make durability` runs the
@@ -39,6 +40,7 @@ class History:
     def __init__(self):
         self.ops = []
         self.reads = []
+        self.lost_commands = []  # forwarded commands acknowledged but not carried out
         self.lock = threading.Lock()
 
     def op(self, node, kind, effects, fn):
@@ -105,6 +107,8 @@ class Writer(threading.Thread):
                 err = self.h.op(self.i, "mkdir", {rel: DIR}, lambda: os.mkdir(nd.p(rel)))
                 if not err:
                     made.append(rel)
+            elif r < 0.88 and len(self.c.nodes) > 1:
+                err = self._forward(me, k)
             elif r < 0.92 and made:
                 rel = made.pop(self.rng.randrange(len(made)))
                 err = self.h.op(self.i, "rmdir", {rel: ABSENT}, lambda: os.rmdir(nd.p(rel)))
@@ -114,6 +118,27 @@ class Writer(threading.Thread):
                 err = self.h.op(self.i, "config", {rel: data}, lambda: _write(nd.p(rel), data))
             if err:
                 time.sleep(0.05)  # the node is cut off, restarting or read-only
+
+
+    def _forward(self, me, k):
+        """A command to another node's ctl, forwarded over the status channel: if write(2)
+        returned 0, the owner must have carried it out (its cluster/log has the line)."""
+        t = self.rng.choice([j for j in self.c.nodes if j != self.i])
+        marker = "hist-%s-%d-%s" % (me, k, secrets.token_hex(3))
+        rel = "nodes/n%d/ctl" % t
+        err = self.h.op(self.i, "forward", {}, lambda: _write(self.c[self.i].p(rel),
+                                                             ("log %s\n" % marker).encode(),
+                                                             os.O_WRONLY))
+        if not err:
+            try:
+                with open(self.c[t].p("cluster/log"), "rb") as f:
+                    seen = marker.encode() in f.read()
+            except OSError:
+                return err  # the owner was restarted since: its log is gone, nothing to check
+            if not seen:
+                with self.h.lock:
+                    self.h.lost_commands.append("n%d -> n%d: %s" % (self.i, t, marker))
+        return err
 
 
 class Reader(threading.Thread):
@@ -279,4 +304,6 @@ def test_history_under_faults(make_cluster):
             if op["node"] == v and op["start"] >= t_cut and op["end"] <= t_heal:
                 problems.append("n%d acknowledged a %s while cut off (%.2f s after the cut): %s"
                                 % (v, op["kind"], op["start"] - t_cut, sorted(op["effects"])))
+    # 4. a forwarded command acknowledged was carried out on its owner
+    problems += ["forwarded command acknowledged, not in the owner's log: " + m for m in h.lost_commands]
     assert not problems, "%d problems:\n%s" % (len(problems), "\n".join(problems[:40]))
