@@ -117,6 +117,11 @@ int net_link_set_mtu(const char *name, unsigned mtu, int *changed, char *err, si
  * succeeds unchanged, since it is off. */
 int net_bridge_vlan_filtering(const char *name, int on, int *changed, char *err, size_t errlen);
 
+/* VLANs from..to (1..4094) on a bridge port, tagged (as bridge-vids 2-4094 in Proxmox's
+ * interfaces). The bridge must be VLAN-aware; a port that has them already is unchanged. */
+int net_bridge_port_vids(const char *port, unsigned from, unsigned to, int *changed, char *err,
+                         size_t errlen);
+
 /* Open vSwitch, through ovs-vsctl (the OVSDB protocol is not worth reimplementing). It talks
  * to unix:$OVS_RUNDIR/db.sock when OVS_RUNDIR is set, else to the default database.
  * -ENOENT when ovs-vsctl is not installed or the database cannot be reached, -ETIMEDOUT when

@@ -14,10 +14,19 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
+/* 1 if the n bytes of v (not NUL-terminated: values are slices of the document) are all in set. */
+static int all_in(const char *v, size_t n, const char *set)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!v[i] || !strchr(set, v[i]))
+            return 0;
+    return 1;
+}
+
 static int pat_name(const char *v, size_t n)
 {
     return n > 0 && n <= 64 &&
-           strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") >= n;
+           all_in(v, n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.");
 }
 
 static int pat_nodes(const char *v, size_t n)
@@ -27,7 +36,7 @@ static int pat_nodes(const char *v, size_t n)
 
 static int pat_addr(const char *v, size_t n)
 {
-    return n > 0 && n < 64 && strspn(v, "0123456789abcdefABCDEF.:") >= n && memchr(v, '.', n);
+    return n > 0 && n < 64 && all_in(v, n, "0123456789abcdefABCDEF.:") && memchr(v, '.', n);
 }
 
 /* Proxmox writes peers comma separated; spaces and semicolons are accepted too. */
@@ -36,9 +45,10 @@ static int pat_peers(const char *v, size_t n)
     size_t i = 0;
 
     while (i < n) {
-        size_t l = strcspn(v + i, ", ;");
-        if (l > n - i)
-            l = n - i;
+        size_t l = 0;
+        /* v is not NUL-terminated: the value ends at n */
+        while (i + l < n && !memchr(", ;", v[i + l], 3))
+            l++;
         if (l && !pat_addr(v + i, l))
             return 0;
         i += l + 1;

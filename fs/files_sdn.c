@@ -20,14 +20,20 @@
 #include "fs.h"
 #include "notify.h"
 
-/* "k: v" lines of doc as "<prefix>.<k>: v" lines. */
+/* "k: v" lines of doc as "<prefix>.<k>: v" lines, always with ": " after the key: an IPv6
+ * subnet in the prefix holds colons, so the parser splits at the first ": " (sdn_cfg.c). */
 static void flatten(struct pv_buf *out, const char *prefix, const char *doc, size_t len)
 {
     for (const char *p = doc, *end = doc + len; p && p < end;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        if (l && p[0] != '#' && memchr(p, ':', l))
-            pv_buf_printf(out, "%s.%.*s\n", prefix, (int)l, p);
+        const char *colon = l && p[0] != '#' ? memchr(p, ':', l) : NULL;
+        if (colon) {
+            const char *v = colon + 1;
+            while (v < p + l && *v == ' ')
+                v++;
+            pv_buf_printf(out, "%s.%.*s: %.*s\n", prefix, (int)(colon - p), p, (int)(p + l - v), v);
+        }
         p = nl ? nl + 1 : NULL;
     }
 }
@@ -91,25 +97,70 @@ static int collect(struct fs *fs, uint64_t odir, const char *odoc, size_t olen, 
     return out->oom ? -ENOMEM : 0;
 }
 
-/* Checks the tree with doc as dir's config: 0, or -EINVAL with e filled. */
+/* Problems as lines "<why>\n" (sdn_problems's callback). */
+static void problem_line(void *ctx, const char *vnet, const char *why)
+{
+    (void)vnet;
+    pv_buf_printf(ctx, "%s\n", why);
+}
+
+/* The problems of the tree (with odoc as odir's config) as lines; 0, or -errno with err. */
+static int problems_of(struct fs *fs, uint64_t odir, const char *odoc, size_t olen,
+                       struct sdn_cfg *c, struct pv_buf *list, char *err, size_t errlen)
+{
+    struct pv_buf b = {0};
+    int rc;
+
+    if (!(rc = collect(fs, odir, odoc, olen, &b)) &&
+        !(rc = sdn_parse(b.p ? b.p : "", b.len, c, err, errlen)))
+        sdn_problems(c, problem_line, list);
+    pv_buf_free(&b);
+    return rc ? rc : list->oom ? -ENOMEM : 0;
+}
+
+/* 1 if the lines of list hold line (l bytes, its newline included). */
+static int has_line(const struct pv_buf *list, const char *line, size_t l)
+{
+    for (const char *p = list->p; p && p < list->p + list->len;) {
+        const char *nl = memchr(p, '\n', (size_t)(list->p + list->len - p));
+        size_t pl = nl ? (size_t)(nl - p) + 1 : (size_t)(list->p + list->len - p);
+        if (pl == l && memcmp(p, line, l) == 0)
+            return 1;
+        p += pl;
+    }
+    return 0;
+}
+
+/*
+ * Checks the tree with doc as dir's config: 0, or -EINVAL with e filled. A write is refused
+ * only for a problem it brings: one the stored tree has already (an entry stored before a
+ * rule existed, a VNet made and not yet configured) does not block unrelated writes.
+ */
 static int check_with(const struct pv_obj *o, const char *doc, size_t len, int whole,
                       struct pv_err *e)
 {
     struct sdn_cfg *c = malloc(sizeof(*c));
-    struct pv_buf b = {0};
-    char err[SDN_ERRLEN] = "";
+    struct pv_buf before = {0}, after = {0};
+    char err[SDN_ERRLEN] = "", e2[SDN_ERRLEN];
     int rc;
 
     if (!c)
         return pv_fail(e, ENOMEM, "out of memory");
-    if (!(rc = collect(o->fs, o->dir, doc, len, &b)) &&
-        !(rc = sdn_parse(b.p ? b.p : "", b.len, c, err, sizeof(err))))
-        rc = sdn_validate(c, err, sizeof(err));
-    /* a write is refused only for what it breaks: a VNet with no zone yet is still fine */
-    if (rc && !whole && strstr(err, "zone ''"))
-        rc = 0;
+    if (!(rc = problems_of(o->fs, o->dir, doc, len, c, &after, err, sizeof(err))) &&
+        (whole || !problems_of(o->fs, 0, NULL, 0, c, &before, e2, sizeof(e2))))
+        for (const char *p = after.p; p && p < after.p + after.len && !rc;) {
+            const char *nl = memchr(p, '\n', (size_t)(after.p + after.len - p));
+            size_t l = nl ? (size_t)(nl - p) + 1 : (size_t)(after.p + after.len - p);
+            /* a VNet with no zone yet is fine until it is applied */
+            if (!has_line(&before, p, l) && (whole || !memmem(p, l, "zone ''", 7))) {
+                snprintf(err, sizeof(err), "%.*s", (int)(l - 1), p);
+                rc = -EINVAL;
+            }
+            p += l;
+        }
     free(c);
-    pv_buf_free(&b);
+    pv_buf_free(&before);
+    pv_buf_free(&after);
     return rc ? pv_fail(e, -rc, "%s", err[0] ? err : "out of memory") : 0;
 }
 
@@ -235,9 +286,22 @@ static int store_running(struct fs *fs, const char *text, struct pv_err *e)
     return fs_commit(fs, &b, &res, e);
 }
 
+/* "; "-joined problem lines, for one message. */
+static void join_lines(struct pv_buf *list)
+{
+    for (size_t i = 0; list->p && i < list->len; i++)
+        if (list->p[i] == '\n')
+            list->p[i] = i + 1 < list->len ? ';' : 0;
+}
+
+/*
+ * Stores the tree's SDN config as the running one, with a new generation. What breaks a
+ * rule is stored too and every node reports its VNet as an error (the same rules run
+ * there) while the rest applies; the write then fails, naming what was left out.
+ */
 static int sdn_apply_all(const struct pv_obj *o, struct pv_err *e)
 {
-    struct pv_buf b = {0}, out = {0};
+    struct pv_buf b = {0}, out = {0}, list = {0};
     struct sdn_cfg *c = malloc(sizeof(*c));
     char err[SDN_ERRLEN] = "";
     uint64_t gen;
@@ -248,9 +312,9 @@ static int sdn_apply_all(const struct pv_obj *o, struct pv_err *e)
         return pv_fail(e, ENOMEM, "out of memory");
     if (!(rc = collect(o->fs, 0, NULL, 0, &b)) &&
         !(rc = sdn_parse(b.p ? b.p : "", b.len, c, err, sizeof(err))))
-        rc = sdn_validate(c, err, sizeof(err));
-    if (rc) {
-        rc = pv_fail(e, -rc, "nothing applied: %s", err[0] ? err : "out of memory");
+        sdn_problems(c, problem_line, &list);
+    if (rc || list.oom) {
+        rc = pv_fail(e, rc ? -rc : ENOMEM, "nothing applied: %s", err[0] ? err : "out of memory");
         goto out;
     }
     run = sdn_running(o->fs, &gen);
@@ -262,13 +326,21 @@ static int sdn_apply_all(const struct pv_obj *o, struct pv_err *e)
         rc = pv_fail(e, ENOMEM, "out of memory");
         goto out;
     }
-    if (!(rc = store_running(o->fs, out.p, e)))
-        clog_append("sdn", "apply: generation %llu (%d zones, %d VNets, %d subnets)",
-                    (unsigned long long)gen + 1, c->nzones, c->nvnets, c->nsubs);
+    if ((rc = store_running(o->fs, out.p, e)))
+        goto out;
+    clog_append("sdn", "apply: generation %llu (%d zones, %d VNets, %d subnets)",
+                (unsigned long long)gen + 1, c->nzones, c->nvnets, c->nsubs);
+    if (list.len) {
+        join_lines(&list);
+        rc = pv_fail(e, EINVAL,
+                     "generation %llu applied without what breaks a rule (see sdn/status): %.400s",
+                     (unsigned long long)gen + 1, list.p);
+    }
 out:
     notify_kick(o->fs);
     pv_buf_free(&b);
     pv_buf_free(&out);
+    pv_buf_free(&list);
     free(c);
     return rc;
 }
@@ -362,6 +434,8 @@ int sdn_vnet_status_render(const struct pv_obj *o, struct pv_buf *out)
         node_result(o->fs, names[i], o->name, res, sizeof(res), &gen, &online);
         if (!online)
             pv_buf_printf(out, "node.%s: offline\n", names[i]);
+        else if (!running)
+            pv_buf_printf(out, "node.%s: none (no SDN config was ever applied)\n", names[i]);
         else if (gen < running)
             pv_buf_printf(out, "node.%s: pending (applied generation %llu)\n", names[i],
                           (unsigned long long)gen);
@@ -385,6 +459,8 @@ int sdn_status_render(const struct pv_obj *o, struct pv_buf *out)
         int errs = node_result(o->fs, names[i], NULL, res, sizeof(res), &gen, &online);
         if (!online)
             pv_buf_printf(out, "node.%s: offline\n", names[i]);
+        else if (!running) /* generation 0: nothing was applied, so nothing is "applied" */
+            pv_buf_printf(out, "node.%s: none (no SDN config was ever applied)\n", names[i]);
         else if (gen < running)
             pv_buf_printf(out, "node.%s: pending (applied generation %llu)\n", names[i],
                           (unsigned long long)gen);

@@ -3,6 +3,7 @@
 #include "unit.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,9 +94,130 @@ static void test_sdn_subnet_cidr(void)
     CHECK(sdn_subnet_cidr("x-24", c, sizeof(c)) == -EINVAL);
 }
 
+/* IPv6 subnets: the id holds colons, so the key ends at ": " (it failed as "bad subnet key"). */
+static void test_sdn_ipv6_subnet(void)
+{
+    char err[SDN_ERRLEN] = "";
+    const char *t = "generation: 3\n"
+                    "subnet.myvnet.192.168.0.0-24.gateway: 192.168.0.1\n"
+                    "subnet.myvnet.2a08:2142:302:3::-64.gateway: 2a08:2142:302:3::1\n"
+                    "subnet.myvnet.2a08:2142:302:3::-64.snat: 1\n"
+                    "subnet.myvnet.2a08:2142:302:3::-64.type: subnet\n"
+                    "vnet.myvnet.zone: myzone\n"
+                    "zone.myzone.type:simple\n"; /* "k:v" as an older tree may hold */
+
+    CHECK(check(t, err) == 0);
+    if (err[0])
+        fprintf(stderr, "  %s\n", err);
+    CHECK(cfg.nsubs == 2);
+    CHECK_STR(cfg.subs[1].id, "2a08:2142:302:3::-64");
+    CHECK_STR(cfg.subs[1].cidr, "2a08:2142:302:3::/64");
+    CHECK_STR(cfg.subs[1].gateway, "2a08:2142:302:3::1");
+    CHECK(cfg.subs[1].snat == 1);
+    CHECK_STR(cfg.zones[0].type, "simple");
+    /* an IPv6 gateway outside its subnet, and an IPv4 one in an IPv6 subnet */
+    CHECK(check("zone.a.type: simple\nvnet.v1.zone: a\nsubnet.v1.fd00:1::-64.gateway: fd00:2::1\n",
+                err) == -EINVAL);
+    CHECK(strstr(err, "outside") != NULL);
+    CHECK(check("zone.a.type: simple\nvnet.v1.zone: a\nsubnet.v1.fd00:1::-64.gateway: 10.0.0.1\n",
+                err) == -EINVAL);
+    CHECK(strstr(err, "outside") != NULL);
+}
+
+struct seen {
+    char lines[8][SDN_ERRLEN + 20];
+    int n;
+};
+
+static void seen_one(void *ctx, const char *vnet, const char *why)
+{
+    struct seen *s = ctx;
+
+    if (s->n < 8)
+        snprintf(s->lines[s->n++], sizeof(s->lines[0]), "%s|%s", vnet ? vnet : "-", why);
+}
+
+/* Every broken rule is reported, charged to its own VNet; the good VNet is never named. */
+static void test_sdn_problems(void)
+{
+    char err[SDN_ERRLEN] = "";
+    struct seen s = {0};
+    const char *t = "zone.ok.type: vxlan\nzone.s.type: simple\n"
+                    "vnet.good.zone: ok\nvnet.good.tag: 10\n"
+                    "vnet.nozone.zone: \n"
+                    "vnet.dup.zone: ok\nvnet.dup.tag: 10\n"
+                    "vnet.badsub.zone: s\n"
+                    "subnet.badsub.10.0.0.1-24.type: subnet\n"
+                    "subnet.gone.10.1.0.0-24.type: subnet\n";
+
+    CHECK(sdn_parse(t, strlen(t), &cfg, err, sizeof(err)) == 0);
+    CHECK(sdn_problems(&cfg, seen_one, &s) == 4);
+    CHECK(s.n == 4);
+    for (int i = 0; i < s.n; i++)
+        CHECK(strncmp(s.lines[i], "good|", 5) != 0 && !strstr(s.lines[i], "VNet good"));
+    CHECK(strstr(s.lines[0], "nozone|VNet nozone names zone ''") == s.lines[0]);
+    CHECK(strstr(s.lines[1], "dup|VNets dup and good of one zone share a tag") == s.lines[1]);
+    CHECK(strstr(s.lines[2], "badsub|subnet 10.0.0.1-24 of VNet badsub is not a network") ==
+          s.lines[2]);
+    CHECK(strstr(s.lines[3], "-|subnet 10.1.0.0-24 belongs to VNet 'gone'") == s.lines[3]);
+    CHECK(sdn_validate(&cfg, err, sizeof(err)) == -EINVAL);
+    CHECK(strstr(err, "nozone") != NULL);
+    CHECK(sdn_problems(&cfg, NULL, NULL) == 4);
+}
+
+/* A VXLAN zone's peers listing this node: it is skipped, and its address is the local one. */
+static void test_sdn_vxlan_peers(void)
+{
+    struct sdn_zone z = {
+        .name = "z", .type = "vxlan", .peers = "192.168.0.1,192.168.0.2 192.168.0.3"};
+    const char *own[] = {"127.0.0.1", "::1", "192.168.0.2", "fe80::1"};
+    struct sdn_member mem[3] = {
+        {"n1", "192.168.0.1", 1}, {"n2", "192.168.0.2", 1}, {"n3", "192.168.0.3", 0}};
+    struct sdn_node alone = {.name = "n2", .addr = ""};
+    struct sdn_node clus = {.name = "n2", .addr = "192.168.0.2", .members = mem, .nmembers = 3};
+    char peers[8][64], local[64];
+    int np;
+
+    /* standalone (--local): known as itself only by its interfaces' addresses */
+    np = sdn_vxlan_peers(&z, &alone, own, 4, peers, 8, local, sizeof(local));
+    CHECK(np == 2);
+    CHECK_STR(peers[0], "192.168.0.1");
+    CHECK_STR(peers[1], "192.168.0.3");
+    CHECK_STR(local, "192.168.0.2");
+    /* none of its addresses listed: every peer stays, no local address */
+    np = sdn_vxlan_peers(&z, &alone, own, 1, peers, 8, local, sizeof(local));
+    CHECK(np == 3);
+    CHECK_STR(local, "");
+    /* in a cluster: itself by its cluster address too, an offline listed node drops out */
+    np = sdn_vxlan_peers(&z, &clus, NULL, 0, peers, 8, local, sizeof(local));
+    CHECK(np == 1);
+    CHECK_STR(peers[0], "192.168.0.1");
+    CHECK_STR(local, "192.168.0.2");
+    /* an own address written another way is still this node */
+    snprintf(z.peers, sizeof(z.peers), "fd00::0:1,fd00::2");
+    {
+        const char *own6[] = {"fd00::1"};
+        np = sdn_vxlan_peers(&z, &alone, own6, 1, peers, 8, local, sizeof(local));
+        CHECK(np == 1);
+        CHECK_STR(peers[0], "fd00::2");
+        CHECK_STR(local, "fd00::0:1");
+    }
+    /* no list: the zone's other online members, from the cluster address */
+    z.peers[0] = 0;
+    mem[2].online = 1;
+    np = sdn_vxlan_peers(&z, &clus, own, 4, peers, 8, local, sizeof(local));
+    CHECK(np == 2);
+    CHECK_STR(peers[0], "192.168.0.1");
+    CHECK_STR(peers[1], "192.168.0.3");
+    CHECK_STR(local, "192.168.0.2");
+}
+
 const struct unit_test sdn_tests[] = {
     {"sdn_parse", test_sdn_parse},
     {"sdn_rules", test_sdn_rules},
     {"sdn_subnet_cidr", test_sdn_subnet_cidr},
+    {"sdn_ipv6_subnet", test_sdn_ipv6_subnet},
+    {"sdn_problems", test_sdn_problems},
+    {"sdn_vxlan_peers", test_sdn_vxlan_peers},
     {NULL, NULL},
 };
