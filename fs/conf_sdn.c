@@ -47,7 +47,7 @@ static int pat_peers(const char *v, size_t n)
     while (i < n) {
         size_t l = 0;
         /* v is not NUL-terminated: the value ends at n */
-        while (i + l < n && !memchr(", ;", v[i + l], 3))
+        while (i + l < n && v[i + l] != ',' && v[i + l] != ' ' && v[i + l] != ';')
             l++;
         if (l && !pat_addr(v + i, l))
             return 0;
