@@ -78,6 +78,10 @@ int sdn_problems(const struct sdn_cfg *c, sdn_problem_fn fn, void *ctx);
 int sdn_validate(const struct sdn_cfg *c, char *err, size_t errlen);
 /* Subnet id "10.0.0.0-24" / "fd00::-64" to "10.0.0.0/24": 0, or -EINVAL if it is no CIDR. */
 int sdn_subnet_cidr(const char *id, char *cidr, size_t len);
+/* 1 if address a ("10.0.0.1", "fd00::1") lies in cidr ("10.0.0.0/24"), of the same family. */
+int sdn_addr_in(const char *a, const char *cidr);
+/* 1 if cidr is a single address (/32, /128). */
+int sdn_host_subnet(const char *cidr);
 const struct sdn_zone *sdn_zone_of(const struct sdn_cfg *c, const char *name);
 /* 1 if node takes part in zone z (its nodes list is empty or names it). */
 int sdn_zone_has_node(const struct sdn_zone *z, const char *node);

@@ -225,6 +225,11 @@ static int do_simple(const struct sdn_vnet *v, const struct sdn_zone *z, const s
         char a[80];
         if (strcmp(s->vnet, v->name) != 0 || !s->gateway[0] || !s->cidr[0])
             continue;
+        if (!sdn_addr_in(s->gateway, s->cidr))
+            return net_err(err, errlen, -EOPNOTSUPP,
+                           "subnet %s is routed through gateway %s outside it, which needs a "
+                           "route this build does not make",
+                           s->cidr, s->gateway);
         snprintf(a, sizeof(a), "%s/%s", s->gateway, strchr(s->cidr, '/') + 1);
         if ((rc = net_addr_ensure(v->name, a, &ch, err, errlen)))
             return rc;

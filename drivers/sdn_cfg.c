@@ -220,8 +220,14 @@ int sdn_zone_has_node(const struct sdn_zone *z, const char *node)
     return 0;
 }
 
-/* 1 if address gw lies in cidr. */
-static int inside(const char *gw, const char *cidr)
+int sdn_host_subnet(const char *cidr)
+{
+    const char *slash = strchr(cidr, '/');
+
+    return slash && atoi(slash + 1) == (strchr(cidr, ':') ? 128 : 32);
+}
+
+int sdn_addr_in(const char *gw, const char *cidr)
 {
     unsigned char a[16], b[16];
     char net[64];
@@ -289,7 +295,8 @@ static int vnet_problems(const struct sdn_cfg *c, int i, sdn_problem_fn fn, void
     if (!strcmp(z->type, "simple") && v->tag)
         return report(fn, ctx, v->name, "VNet %s: a simple zone (%s) takes no tag", v->name,
                       z->name);
-    if (strcmp(z->type, "simple") != 0 && !v->tag)
+    /* a QinQ VNet without a tag is the zone's service VLAN itself (Proxmox's notagvnet) */
+    if (strcmp(z->type, "simple") != 0 && strcmp(z->type, "qinq") != 0 && !v->tag)
         return report(fn, ctx, v->name, "VNet %s: a %s zone needs a tag", v->name, z->type);
     if ((!strcmp(z->type, "vlan") || !strcmp(z->type, "qinq")) && v->tag > 4094)
         return report(fn, ctx, v->name, "VNet %s: VLAN id %u is above 4094", v->name, v->tag);
@@ -305,6 +312,17 @@ static int vnet_problems(const struct sdn_cfg *c, int i, sdn_problem_fn fn, void
                           w->name, v->tag);
     }
     return 0;
+}
+
+/* A gateway lies in its subnet; a single-address subnet may instead be routed through any
+ * gateway of its family (Proxmox's "hetzner" case: the gateway on the bridge as /32 and a
+ * route to the subnet), "0.0.0.0/0" and "::/0" being every address of one family. */
+static int gateway_ok(const struct sdn_subnet *s)
+{
+    if (sdn_addr_in(s->gateway, s->cidr))
+        return 1;
+    return sdn_host_subnet(s->cidr) &&
+           sdn_addr_in(s->gateway, strchr(s->cidr, ':') ? "::/0" : "0.0.0.0/0");
 }
 
 int sdn_problems(const struct sdn_cfg *c, sdn_problem_fn fn, void *ctx)
@@ -336,7 +354,7 @@ int sdn_problems(const struct sdn_cfg *c, sdn_problem_fn fn, void *ctx)
                         "subnet %s of VNet %s is not a network in CIDR form (<address>-<prefix>, "
                         "no host bits set)",
                         s->id, s->vnet);
-        else if (s->gateway[0] && !inside(s->gateway, s->cidr))
+        else if (s->gateway[0] && !gateway_ok(s))
             n += report(fn, ctx, s->vnet, "VNet %s: gateway %s lies outside subnet %s", s->vnet,
                         s->gateway, s->cidr);
     }

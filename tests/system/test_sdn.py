@@ -205,7 +205,9 @@ def test_vlan_zone_on_userspace_ovs(sdnnode):
     apply(d)
     wait_for(lambda: run(["ovs-vsctl", "port-to-br", "ln_vb"], env=d.ovs.env).returncode != 0, 10,
              "ln_vb out of OVS")
-    assert run(["ip", "-n", d.ns, "link", "show", "vb"]).returncode != 0
+    # the agent removes OVS ports before links: the bridge goes a moment later
+    wait_for(lambda: run(["ip", "-n", d.ns, "link", "show", "vb"]).returncode != 0, 10,
+             "VNet bridge vb gone")
 
 
 @pytest.mark.budget(60)

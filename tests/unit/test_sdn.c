@@ -1,7 +1,10 @@
 /* Unit tests for drivers/sdn_cfg.c: the running SDN text, parsed and checked as a whole. */
 #include "../../drivers/sdn.h"
+#include "buf.h"
+#include "conf.h"
 #include "unit.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +80,21 @@ static void test_sdn_rules(void)
                 "zone.c.type: vxlan\nvnet.v1.zone: a\nvnet.v1.tag: 9\nvnet.v2.zone: b\n"
                 "vnet.v2.tag: 9\nvnet.v3.zone: c\nvnet.v3.tag: 9\n",
                 err) == 0);
+    /* a QinQ VNet without a tag is the service VLAN; a single-address subnet may be routed
+     * through a gateway outside it, of its family (both in Proxmox's own tests) */
+    CHECK(check("zone.q.type: qinq\nzone.q.bridge: b0\nzone.q.tag: 10\nvnet.v1.zone: q\n", err) ==
+          0);
+    CHECK(check("zone.a.type: simple\nvnet.v1.zone: a\nsubnet.v1.144.76.200.65-32.gateway: "
+                "144.76.0.1\n",
+                err) == 0);
+    CHECK(check("zone.a.type: simple\nvnet.v1.zone: a\nsubnet.v1.fd00::5-128.gateway: fd00::1\n",
+                err) == 0);
+    CHECK(check("zone.a.type: simple\nvnet.v1.zone: a\nsubnet.v1.144.76.200.65-32.gateway: "
+                "fd00::1\n",
+                err) == -EINVAL);
+    CHECK(check("zone.a.type: simple\nvnet.v1.zone: a\nsubnet.v1.144.76.200.64-31.gateway: "
+                "144.76.0.1\n",
+                err) == -EINVAL);
 }
 
 static void test_sdn_subnet_cidr(void)
@@ -212,6 +230,105 @@ static void test_sdn_vxlan_peers(void)
     CHECK_STR(local, "192.168.0.2");
 }
 
+/* One config file of a fixture tree: checked by its schema, then flattened as pvefs's
+ * collect does into running text. 0, or -1 with the reason printed. */
+static int tree_section(const char *name, const char *path, const char *doc, size_t len,
+                        struct pv_buf *run, int *v6)
+{
+    const struct conf_schema *schema = &conf_zone_schema;
+    char prefix[300], err[CONF_ERRLEN] = "", cidr[80], *canon = NULL;
+    const char *sub = strstr(path, "/subnets/");
+    size_t clen;
+
+    if (!strncmp(path, "zones/", 6)) {
+        snprintf(prefix, sizeof(prefix), "zone.%s", path + 6);
+    } else if (sub) {
+        schema = &conf_subnet_schema;
+        if (sdn_subnet_cidr(sub + 9, cidr, sizeof(cidr))) {
+            fprintf(stderr, "  %s: subnet %s is no network\n", name, sub + 9);
+            return -1;
+        }
+        *v6 += strchr(cidr, ':') != NULL;
+        snprintf(prefix, sizeof(prefix), "subnet.%.*s.%s", (int)(sub - path - 6), path + 6,
+                 sub + 9);
+    } else {
+        schema = &conf_vnet_schema;
+        snprintf(prefix, sizeof(prefix), "vnet.%s", path + 6);
+    }
+    if (conf_canonicalize(schema, doc, len, &canon, &clen, err, sizeof(err))) {
+        fprintf(stderr, "  %s [%s]: %s\n", name, path, err);
+        return -1;
+    }
+    for (const char *p = canon, *end = canon + clen; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *c, *v;
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if ((c = memchr(p, ':', l)) && p[0] != '#') {
+            for (v = c + 1; v < p + l && *v == ' ';)
+                v++;
+            pv_buf_printf(run, "%s.%.*s: %.*s\n", prefix, (int)(c - p), p, (int)(p + l - v), v);
+        }
+        p += l + 1;
+    }
+    free(canon);
+    return 0;
+}
+
+/* Proxmox's own SDN test configs (tools/sdn-corpus-fixtures.py made the trees): every zone,
+ * VNet and subnet is taken by its schema, and the set parses and breaks no rule, IPv6
+ * subnets and gateways included. */
+static void test_sdn_corpus(void)
+{
+    char path[512];
+    struct dirent *e;
+    DIR *d;
+    int n = 0, v6 = 0;
+
+    snprintf(path, sizeof(path), "%s/sdn", PV_FIXTURES);
+    CHECK((d = opendir(path)) != NULL);
+    while (d && (e = readdir(d))) {
+        static char buf[16384];
+        char err[SDN_ERRLEN] = "", sect[256] = "";
+        struct pv_buf run = {0}, doc = {0};
+        int bad = 0;
+        size_t len;
+        FILE *f;
+        if (!strstr(e->d_name, ".tree"))
+            continue;
+        snprintf(path, sizeof(path), "%s/sdn/%s", PV_FIXTURES, e->d_name);
+        if (!(f = fopen(path, "r")))
+            continue;
+        len = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[len] = 0;
+        for (char *line = strtok(buf, "\n");; line = strtok(NULL, "\n")) {
+            if ((!line || line[0] == '[') && sect[0])
+                bad |= tree_section(e->d_name, sect, doc.p ? doc.p : "", doc.len, &run, &v6);
+            if (!line)
+                break;
+            if (line[0] == '[') {
+                snprintf(sect, sizeof(sect), "%.*s", (int)strcspn(line + 1, "]"), line + 1);
+                doc.len = 0;
+            } else if (line[0] != '#') {
+                pv_buf_printf(&doc, "%s\n", line);
+            }
+        }
+        CHECK(!bad);
+        CHECK(sdn_parse(run.p ? run.p : "", run.len, &cfg, err, sizeof(err)) == 0);
+        if (!err[0])
+            sdn_validate(&cfg, err, sizeof(err));
+        if (err[0])
+            fprintf(stderr, "  %s: %s\n", e->d_name, err);
+        CHECK(!err[0]);
+        pv_buf_free(&run);
+        pv_buf_free(&doc);
+        n++;
+    }
+    if (d)
+        closedir(d);
+    CHECK(n >= 40);
+    CHECK(v6 >= 5); /* the IPv6 subnets of simple/ipv4v6, ipv6snat, evpn/... */
+}
+
 const struct unit_test sdn_tests[] = {
     {"sdn_parse", test_sdn_parse},
     {"sdn_rules", test_sdn_rules},
@@ -219,5 +336,6 @@ const struct unit_test sdn_tests[] = {
     {"sdn_ipv6_subnet", test_sdn_ipv6_subnet},
     {"sdn_problems", test_sdn_problems},
     {"sdn_vxlan_peers", test_sdn_vxlan_peers},
+    {"sdn_corpus", test_sdn_corpus},
     {NULL, NULL},
 };
