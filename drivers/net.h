@@ -139,6 +139,10 @@ int net_ovs_port_delete(const char *port, int *changed, char *err, size_t errlen
 /* Addresses (net_addr.c): cidr is "10.0.0.1/24" or "fd00::1/64". */
 int net_addr_ensure(const char *ifname, const char *cidr, int *changed, char *err, size_t errlen);
 int net_addr_remove(const char *ifname, const char *cidr, int *changed, char *err, size_t errlen);
+/* Routes (net_route.c): cidr ("10.0.0.5/32") straight out of ifname, no gateway. An existing
+ * route is unchanged; removing one that is not there (or whose link is gone) is no error. */
+int net_route_ensure(const char *ifname, const char *cidr, int *changed, char *err, size_t errlen);
+int net_route_remove(const char *ifname, const char *cidr, int *changed, char *err, size_t errlen);
 
 struct nl_sock;
 struct nlmsghdr;

@@ -21,7 +21,7 @@
 
 #define MAX_MADE 4096
 
-/* What this node made: "<kind> <name> [<detail>]" per line (kind: link, ovsport, addr). */
+/* What this node made: "<kind> <name> [<detail>]" per line (kind: link, ovsport, addr, route). */
 struct made {
     char item[MAX_MADE][96];
     int n;
@@ -225,12 +225,17 @@ static int do_simple(const struct sdn_vnet *v, const struct sdn_zone *z, const s
         char a[80];
         if (strcmp(s->vnet, v->name) != 0 || !s->gateway[0] || !s->cidr[0])
             continue;
-        if (!sdn_addr_in(s->gateway, s->cidr))
-            return net_err(err, errlen, -EOPNOTSUPP,
-                           "subnet %s is routed through gateway %s outside it, which needs a "
-                           "route this build does not make",
-                           s->cidr, s->gateway);
-        snprintf(a, sizeof(a), "%s/%s", s->gateway, strchr(s->cidr, '/') + 1);
+        if (!sdn_addr_in(s->gateway, s->cidr)) {
+            /* a single-address subnet routed through a gateway outside it (sdn_cfg.c allows
+             * no other): the gateway as a host address, a route to the subnet, as Proxmox */
+            snprintf(a, sizeof(a), "%s/%d", s->gateway, strchr(s->gateway, ':') ? 128 : 32);
+            if ((rc = net_route_ensure(v->name, s->cidr, &ch, err, errlen)))
+                return rc;
+            *changes += ch;
+            made_add(m, "route", v->name, s->cidr);
+        } else {
+            snprintf(a, sizeof(a), "%s/%s", s->gateway, strchr(s->cidr, '/') + 1);
+        }
         if ((rc = net_addr_ensure(v->name, a, &ch, err, errlen)))
             return rc;
         *changes += ch;
@@ -374,13 +379,13 @@ static int apply_snat(const struct sdn_cfg *c, const struct sdn_node *n,
     return rc;
 }
 
-/* Removes what prev has and now does not: addresses, OVS ports, then links. */
+/* Removes what prev has and now does not: routes, addresses, OVS ports, then links. */
 static void remove_stale(const struct made *prev, const struct made *now, int *changes)
 {
-    static const char *const order[] = {"addr ", "ovsport ", "link "};
+    static const char *const order[] = {"route ", "addr ", "ovsport ", "link "};
     char err[SDN_ERRLEN];
 
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 4; k++)
         for (int i = 0; i < prev->n; i++) {
             const char *it = prev->item[i];
             char name[IFNAMSIZ + 1], detail[80] = "";
@@ -390,8 +395,10 @@ static void remove_stale(const struct made *prev, const struct made *now, int *c
             if (sscanf(it + strlen(order[k]), "%16s %79s", name, detail) < 1)
                 continue;
             if (k == 0)
-                net_addr_remove(name, detail, &ch, err, sizeof(err));
+                net_route_remove(name, detail, &ch, err, sizeof(err));
             else if (k == 1)
+                net_addr_remove(name, detail, &ch, err, sizeof(err));
+            else if (k == 2)
                 net_ovs_port_delete(name, &ch, err, sizeof(err));
             else
                 net_link_delete(name, &ch, err, sizeof(err));

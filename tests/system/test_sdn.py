@@ -401,5 +401,51 @@ def test_ipv6_subnet_and_a_bad_entry_beside_it(sdnnode):
     gen = apply(d)
     assert vnet_result(d, "v6n", gen) == "applied"
     p = run(["ip", "-n", d.ns, "-j", "-6", "addr", "show", "dev", "v6n", "scope", "global"])
-    assert not [a for i in json.loads(p.stdout) for a in i["addr_info"]], p.stdout
+    assert not [a for i in json.loads(p.stdout) for a in i["addr_info"] if "local" in a], p.stdout
     assert addrs(d, "v6n") == ["10.97.0.1/24"]
+
+
+@pytest.mark.budget(60)
+def test_routed_single_address_subnets(sdnnode):
+    """Proxmox's "hetzner" case: /32 (and /128) subnets whose gateway lies outside them get
+    the gateway as a host address on the VNet bridge and a route through it."""
+    d = sdnnode
+    os.mkdir(d.p("sdn/zones/s1"))
+    write_ok(d.p("sdn/zones/s1/config"), "type: simple\n")
+    os.mkdir(d.p("sdn/vnets/hz"))
+    write_ok(d.p("sdn/vnets/hz/config"), "zone: s1\n")
+    subs = {"10.99.0.65-32": "10.99.9.1", "10.99.0.66-32": "10.99.9.1",
+            "fd00:99::5-128": "fd00:99:9::1"}
+    for sub, gw in subs.items():
+        os.mkdir(d.p("sdn/vnets/hz/subnets/" + sub))
+        write_ok(d.p("sdn/vnets/hz/subnets/%s/config" % sub), "gateway: %s\n" % gw)
+    # a wider subnet still needs its gateway inside
+    os.mkdir(d.p("sdn/vnets/hz/subnets/10.99.1.0-24"))
+    r = try_write(d.p("sdn/vnets/hz/subnets/10.99.1.0-24/config"), "gateway: 10.99.9.1\n")
+    assert write_errno(r) == errno.EINVAL and "outside" in d.errors()[-1], r
+    os.rmdir(d.p("sdn/vnets/hz/subnets/10.99.1.0-24"))
+    gen = apply(d)
+    assert vnet_result(d, "hz", gen) == "applied", read_text(d.p("sdn/vnets/hz/status"))
+
+    def routes(fam):
+        p = run(["ip", "-n", d.ns, "-j", fam, "route", "show", "dev", "hz"])
+        assert p.returncode == 0, p.stderr
+        return sorted(r["dst"] for r in json.loads(p.stdout or "[]"))
+
+    def global_addrs():
+        p = run(["ip", "-n", d.ns, "-j", "addr", "show", "dev", "hz", "scope", "global"])
+        # iproute2 leaves {} for the addresses its scope filter drops
+        return sorted("%s/%d" % (a["local"], a["prefixlen"])
+                      for i in json.loads(p.stdout) for a in i["addr_info"] if "local" in a)
+
+    assert global_addrs() == ["10.99.9.1/32", "fd00:99:9::1/128"]
+    assert routes("-4") == ["10.99.0.65", "10.99.0.66"]
+    assert "fd00:99::5" in routes("-6")
+    # one goes: its route goes, the shared gateway stays for the other
+    os.rmdir(d.p("sdn/vnets/hz/subnets/10.99.0.66-32"))
+    os.rmdir(d.p("sdn/vnets/hz/subnets/fd00:99::5-128"))
+    gen = apply(d)
+    assert vnet_result(d, "hz", gen) == "applied"
+    assert routes("-4") == ["10.99.0.65"]
+    assert "fd00:99::5" not in routes("-6")
+    assert global_addrs() == ["10.99.9.1/32"]
