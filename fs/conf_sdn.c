@@ -6,6 +6,7 @@
  */
 #include "conf_int.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,9 +35,17 @@ static int pat_nodes(const char *v, size_t n)
     return conf_list_ok(v, n, ',', pat_name);
 }
 
+/* An IPv4 or IPv6 address (Proxmox's ip-list takes both). */
 static int pat_addr(const char *v, size_t n)
 {
-    return n > 0 && n < 64 && all_in(v, n, "0123456789abcdefABCDEF.:") && memchr(v, '.', n);
+    unsigned char bin[16];
+    char a[64];
+
+    if (n == 0 || n >= sizeof(a) || !all_in(v, n, "0123456789abcdefABCDEF.:"))
+        return 0;
+    memcpy(a, v, n);
+    a[n] = 0;
+    return inet_pton(memchr(v, ':', n) ? AF_INET6 : AF_INET, a, bin) == 1;
 }
 
 /* Proxmox writes peers comma separated; spaces and semicolons are accepted too. */
@@ -63,7 +72,7 @@ static const struct conf_type t_ztype = CONF_ENUM(zone_types);
 static const struct conf_type t_vproto = CONF_ENUM(vlan_protocols);
 static const struct conf_type t_name = CONF_PAT(pat_name, "a name");
 static const struct conf_type t_nodes = CONF_PAT(pat_nodes, "a list of node names");
-static const struct conf_type t_peers = CONF_PAT(pat_peers, "a list of IPv4 addresses");
+static const struct conf_type t_peers = CONF_PAT(pat_peers, "a list of IP addresses");
 static const struct conf_type t_mtu = CONF_INT(576, 65535);
 static const struct conf_type t_tag = CONF_INT(1, 16777215);
 static const struct conf_type t_qtag = CONF_INT(1, 4094);

@@ -329,6 +329,31 @@ static void test_sdn_corpus(void)
     CHECK(v6 >= 5); /* the IPv6 subnets of simple/ipv4v6, ipv6snat, evpn/... */
 }
 
+/* A VXLAN zone's peers are IPv4 or IPv6 addresses, each a real one. */
+static void test_sdn_zone_peers_schema(void)
+{
+    static const struct {
+        const char *doc;
+        int ok;
+    } cases[] = {
+        {"type: vxlan\npeers: 192.168.0.1,192.168.0.2 192.168.0.3\n", 1},
+        {"type: vxlan\npeers: 2a08:2200:100:1::10,2a08:2200:100:1::11\n", 1},
+        {"type: vxlan\npeers: 192.168.0.300\n", 0},
+        {"type: vxlan\npeers: fd00:::1\n", 0},
+        {"type: vxlan\npeers: 10.0.0.1,host1\n", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char err[CONF_ERRLEN] = "", *out = NULL;
+        size_t olen;
+        int rc = conf_canonicalize(&conf_zone_schema, cases[i].doc, strlen(cases[i].doc), &out,
+                                   &olen, err, sizeof(err));
+        if ((rc == 0) != cases[i].ok)
+            fprintf(stderr, "  case %zu: rc %d '%s'\n", i, rc, err);
+        CHECK((rc == 0) == cases[i].ok);
+        free(out);
+    }
+}
+
 const struct unit_test sdn_tests[] = {
     {"sdn_parse", test_sdn_parse},
     {"sdn_rules", test_sdn_rules},
@@ -337,5 +362,6 @@ const struct unit_test sdn_tests[] = {
     {"sdn_problems", test_sdn_problems},
     {"sdn_vxlan_peers", test_sdn_vxlan_peers},
     {"sdn_corpus", test_sdn_corpus},
+    {"sdn_zone_peers_schema", test_sdn_zone_peers_schema},
     {NULL, NULL},
 };
