@@ -289,12 +289,15 @@ static int store_running(struct fs *fs, const char *text, struct pv_err *e)
     return fs_commit(fs, &b, &res, e);
 }
 
-/* "; "-joined problem lines, for one message. */
-static void join_lines(struct pv_buf *list)
+/* The problem lines of list as one "; "-joined message, in out. */
+static void join_lines(const struct pv_buf *list, struct pv_buf *out)
 {
-    for (size_t i = 0; list->p && i < list->len; i++)
-        if (list->p[i] == '\n')
-            list->p[i] = i + 1 < list->len ? ';' : 0;
+    for (const char *p = list->p; p && p < list->p + list->len;) {
+        const char *nl = memchr(p, '\n', (size_t)(list->p + list->len - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(list->p + list->len - p);
+        pv_buf_printf(out, "%s%.*s", p == list->p ? "" : "; ", (int)l, p);
+        p += l + 1;
+    }
 }
 
 /*
@@ -334,10 +337,12 @@ static int sdn_apply_all(const struct pv_obj *o, struct pv_err *e)
     clog_append("sdn", "apply: generation %llu (%d zones, %d VNets, %d subnets)",
                 (unsigned long long)gen + 1, c->nzones, c->nvnets, c->nsubs);
     if (list.len) {
-        join_lines(&list);
+        struct pv_buf msg = {0};
+        join_lines(&list, &msg);
         rc = pv_fail(e, EINVAL,
                      "generation %llu applied without what breaks a rule (see sdn/status): %.400s",
-                     (unsigned long long)gen + 1, list.p);
+                     (unsigned long long)gen + 1, msg.p ? msg.p : "out of memory");
+        pv_buf_free(&msg);
     }
 out:
     notify_kick(o->fs);
