@@ -117,6 +117,11 @@ int net_link_set_mtu(const char *name, unsigned mtu, int *changed, char *err, si
  * succeeds unchanged, since it is off. */
 int net_bridge_vlan_filtering(const char *name, int on, int *changed, char *err, size_t errlen);
 
+/* VLANs from..to (1..4094) on a bridge port, tagged (as bridge-vids 2-4094 in Proxmox's
+ * interfaces). The bridge must be VLAN-aware; a port that has them already is unchanged. */
+int net_bridge_port_vids(const char *port, unsigned from, unsigned to, int *changed, char *err,
+                         size_t errlen);
+
 /* Open vSwitch, through ovs-vsctl (the OVSDB protocol is not worth reimplementing). It talks
  * to unix:$OVS_RUNDIR/db.sock when OVS_RUNDIR is set, else to the default database.
  * -ENOENT when ovs-vsctl is not installed or the database cannot be reached, -ETIMEDOUT when
@@ -154,6 +159,10 @@ int net_guest_bridge(void *node, const char *bridge, char *err, size_t errlen);
 /* Addresses (net_addr.c): cidr is "10.0.0.1/24" or "fd00::1/64". */
 int net_addr_ensure(const char *ifname, const char *cidr, int *changed, char *err, size_t errlen);
 int net_addr_remove(const char *ifname, const char *cidr, int *changed, char *err, size_t errlen);
+/* Routes (net_route.c): cidr ("10.0.0.5/32") straight out of ifname, no gateway. An existing
+ * route is unchanged; removing one that is not there (or whose link is gone) is no error. */
+int net_route_ensure(const char *ifname, const char *cidr, int *changed, char *err, size_t errlen);
+int net_route_remove(const char *ifname, const char *cidr, int *changed, char *err, size_t errlen);
 
 struct nl_sock;
 struct nlmsghdr;

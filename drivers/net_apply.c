@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
+#include <linux/if_bridge.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
@@ -564,5 +565,50 @@ int net_bridge_vlan_filtering(const char *name, int on, int *changed, char *err,
         return net_err(err, errlen, rc, "bridge %s: cannot set vlan_filtering %d: %s%s%s", name, on,
                        strerrordesc_np(-rc), why[0] ? ": " : "", why);
     set_changed(changed);
+    return 0;
+}
+
+int net_bridge_port_vids(const char *port, unsigned from, unsigned to, int *changed, char *err,
+                         size_t errlen)
+{
+    char buf[256], why[200];
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    struct bridge_vlan_info lo = {BRIDGE_VLAN_INFO_RANGE_BEGIN, (uint16_t)from},
+                            hi = {BRIDGE_VLAN_INFO_RANGE_END, (uint16_t)to};
+    struct ifinfomsg *ifm;
+    struct nlattr *spec;
+    struct net_link l;
+    int rc;
+
+    /* the kernel takes VLANs a port already has as a no-op, and they are not read back:
+     * this never counts as a change */
+    if (changed)
+        *changed = 0;
+    if (from < 1 || to > 4094 || from > to)
+        return net_err(err, errlen, -EINVAL, "port %s: VLAN range %u-%u is not within 1-4094", port,
+                       from, to);
+    if ((rc = net_link_get(port, &l, err, errlen)) < 0)
+        return rc;
+    net_link_free(&l);
+    if (!l.master[0])
+        return net_err(err, errlen, -EINVAL, "port %s: is in no bridge, so it takes no VLANs",
+                       port);
+    nlh->nlmsg_type = RTM_SETLINK;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    ifm = mnl_nlmsg_put_extra_header(nlh, sizeof *ifm);
+    ifm->ifi_family = AF_BRIDGE;
+    ifm->ifi_index = l.ifindex;
+    spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+    if (from == to) {
+        lo.flags = 0;
+        mnl_attr_put(nlh, IFLA_BRIDGE_VLAN_INFO, sizeof lo, &lo);
+    } else {
+        mnl_attr_put(nlh, IFLA_BRIDGE_VLAN_INFO, sizeof lo, &lo);
+        mnl_attr_put(nlh, IFLA_BRIDGE_VLAN_INFO, sizeof hi, &hi);
+    }
+    mnl_attr_nest_end(nlh, spec);
+    if ((rc = net_mnl_talk(nlh, NULL, NULL, why, sizeof why)) < 0)
+        return net_err(err, errlen, rc, "port %s of bridge %s: cannot add VLANs %u-%u: %s%s%s",
+                       port, l.master, from, to, strerrordesc_np(-rc), why[0] ? ": " : "", why);
     return 0;
 }

@@ -6,7 +6,9 @@
  * What this node made is remembered in a state file, so a VNet that is no longer
  * declared loses its devices, and devices pvefs did not make are never touched.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +20,7 @@
 
 #define MAX_MADE 4096
 
-/* What this node made: "<kind> <name> [<detail>]" per line (kind: link, ovsport, addr). */
+/* What this node made: "<kind> <name> [<detail>]" per line (kind: link, ovsport, addr, route). */
 struct made {
     char item[MAX_MADE][96];
     int n;
@@ -81,38 +83,104 @@ static int made_has(const struct made *m, const char *it)
     return 0;
 }
 
-/* The VTEPs this node floods a VXLAN zone's broadcasts to. */
-static int zone_peers(const struct sdn_zone *z, const struct sdn_node *n, char peers[][64], int max)
+/* 1 if item names a device of VNet vnet: the VNet itself or "<prefix>_<vnet>" (v1, not v10). */
+static int made_of(const char *item, const char *vnet)
 {
-    int np = 0;
+    char name[IFNAMSIZ + 1];
+    size_t nl, vl = strlen(vnet);
 
-    if (z->peers[0]) {
-        char buf[sizeof(z->peers)], *save = NULL;
-        snprintf(buf, sizeof(buf), "%s", z->peers);
-        for (char *t = strtok_r(buf, ", ;", &save); t && np < max;
-             t = strtok_r(NULL, ", ;", &save)) {
-            int skip = n->addr && strcmp(t, n->addr) == 0;
-            /* a listed peer that is a cluster node follows its membership */
-            for (int i = 0; i < n->nmembers && !skip; i++)
-                skip = strcmp(n->members[i].addr, t) == 0 && !n->members[i].online;
-            if (!skip)
-                snprintf(peers[np++], 64, "%s", t);
+    if (sscanf(item, "%*s %16s", name) != 1)
+        return 0;
+    nl = strlen(name);
+    return !strcmp(name, vnet) ||
+           (nl > vl && name[nl - vl - 1] == '_' && !strcmp(name + nl - vl, vnet));
+}
+
+/* What a failed VNet had stays: removing it would cut its guests off. */
+static void keep_failed(const struct made *prev, struct made *now, const char *vnet)
+{
+    for (int j = 0; j < prev->n; j++)
+        if (made_of(prev->item[j], vnet))
+            made_put(now, prev->item[j]);
+}
+
+/* Each VNet's first broken rule (sdn_problems), by index; "" for a VNet that breaks none. */
+struct bad {
+    const struct sdn_cfg *c;
+    char (*why)[256];
+};
+
+static void bad_vnet(void *ctx, const char *vnet, int missing, const char *why)
+{
+    struct bad *b = ctx;
+
+    (void)missing; /* an applied set is complete: what is missing is missing for good */
+    for (int i = 0; vnet && i < b->c->nvnets; i++)
+        if (!strcmp(b->c->vnets[i].name, vnet) && !b->why[i][0])
+            snprintf(b->why[i], sizeof(b->why[i]), "%.255s", why);
+}
+
+/* The addresses on this node's interfaces (in its network namespace), for sdn_vxlan_peers:
+ * a zone's list of peers names them when it lists every node. */
+struct own {
+    char addr[128][INET6_ADDRSTRLEN];
+    const char *p[128];
+    int n;
+};
+
+static void own_addrs(struct own *o)
+{
+    struct ifaddrs *ifs = NULL;
+
+    o->n = 0;
+    if (getifaddrs(&ifs))
+        return; /* then no address is known as this node's: peers stay as listed */
+    for (struct ifaddrs *i = ifs; i && o->n < 128; i = i->ifa_next) {
+        const struct sockaddr *sa = i->ifa_addr;
+        const void *a;
+        if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+            continue;
+        a = sa->sa_family == AF_INET ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+                                     : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (inet_ntop(sa->sa_family, a, o->addr[o->n], sizeof(o->addr[0]))) {
+            o->p[o->n] = o->addr[o->n];
+            o->n++;
         }
-        return np;
     }
-    for (int i = 0; i < n->nmembers && np < max; i++) {
-        const struct sdn_member *m = &n->members[i];
-        if (m->online && strcmp(m->name, n->name) != 0 && m->addr[0] && m->addr[0] != '-' &&
-            sdn_zone_has_node(z, m->name))
-            snprintf(peers[np++], 64, "%s", m->addr);
-    }
-    return np;
+    freeifaddrs(ifs);
+}
+
+/* vlanaware: 1 makes the VNet's bridge VLAN-aware; without it the bridge is not. */
+static int vlan_aware(const struct sdn_vnet *v, int *changes, char *err, size_t errlen)
+{
+    int ch = 0, rc = net_bridge_vlan_filtering(v->name, v->vlanaware, &ch, err, errlen);
+
+    if (rc == -EOPNOTSUPP && v->vlanaware)
+        return net_err(err, errlen, rc,
+                       "vlan-aware bridges are not supported by this kernel "
+                       "(CONFIG_BRIDGE_VLAN_FILTERING is not set): VNet %s has vlanaware: 1",
+                       v->name);
+    *changes += ch;
+    return rc;
+}
+
+/* A port of a VLAN-aware VNet carries every VLAN, as Proxmox's bridge-vids 2-4094. */
+static int port_vids(const struct sdn_vnet *v, const char *port, int *changes, char *err,
+                     size_t errlen)
+{
+    int ch = 0, rc;
+
+    if (!v->vlanaware)
+        return 0;
+    rc = net_bridge_port_vids(port, 2, 4094, &ch, err, errlen);
+    *changes += ch;
+    return rc;
 }
 
 static int do_vxlan(const struct sdn_vnet *v, const struct sdn_zone *z, const struct sdn_node *n,
-                    struct made *m, int *changes, char *err, size_t errlen)
+                    const struct own *own, struct made *m, int *changes, char *err, size_t errlen)
 {
-    char vx[IFNAMSIZ], peers[64][64];
+    char vx[IFNAMSIZ], peers[64][64], local[64];
     const char *pp[64];
     unsigned mtu = z->mtu ? z->mtu : 1450; /* VXLAN over a 1500 underlay, as Proxmox */
     int ch = 0, rc, np;
@@ -122,12 +190,16 @@ static int do_vxlan(const struct sdn_vnet *v, const struct sdn_zone *z, const st
         return rc;
     *changes += ch;
     made_add(m, "link", v->name, NULL);
-    if ((rc = net_vxlan_ensure(vx, v->tag, n->addr && n->addr[0] ? n->addr : NULL, z->vxlan_port,
-                               mtu, v->name, &ch, err, errlen)))
+    if ((rc = vlan_aware(v, changes, err, errlen)))
+        return rc;
+    np = sdn_vxlan_peers(z, n, own->p, own->n, peers, 64, local, sizeof(local));
+    if ((rc = net_vxlan_ensure(vx, v->tag, local[0] ? local : NULL, z->vxlan_port, mtu, v->name,
+                               &ch, err, errlen)))
         return rc;
     *changes += ch;
     made_add(m, "link", vx, NULL);
-    np = zone_peers(z, n, peers, 64);
+    if ((rc = port_vids(v, vx, changes, err, errlen)))
+        return rc;
     for (int i = 0; i < np; i++)
         pp[i] = peers[i];
     if ((rc = net_vxlan_set_peers(vx, pp, np, &ch, err, errlen)))
@@ -145,13 +217,25 @@ static int do_simple(const struct sdn_vnet *v, const struct sdn_zone *z, const s
         return rc;
     *changes += ch;
     made_add(m, "link", v->name, NULL);
+    if ((rc = vlan_aware(v, changes, err, errlen)))
+        return rc;
     /* a simple zone routes: its subnets' gateways live on the VNet bridge */
     for (int i = 0; i < c->nsubs; i++) {
         const struct sdn_subnet *s = &c->subs[i];
         char a[80];
-        if (strcmp(s->vnet, v->name) != 0 || !s->gateway[0])
+        if (strcmp(s->vnet, v->name) != 0 || !s->gateway[0] || !s->cidr[0])
             continue;
-        snprintf(a, sizeof(a), "%s/%s", s->gateway, strchr(s->cidr, '/') + 1);
+        if (!sdn_addr_in(s->gateway, s->cidr)) {
+            /* a single-address subnet routed through a gateway outside it (sdn_cfg.c allows
+             * no other): the gateway as a host address, a route to the subnet, as Proxmox */
+            snprintf(a, sizeof(a), "%s/%d", s->gateway, strchr(s->gateway, ':') ? 128 : 32);
+            if ((rc = net_route_ensure(v->name, s->cidr, &ch, err, errlen)))
+                return rc;
+            *changes += ch;
+            made_add(m, "route", v->name, s->cidr);
+        } else {
+            snprintf(a, sizeof(a), "%s/%s", s->gateway, strchr(s->cidr, '/') + 1);
+        }
         if ((rc = net_addr_ensure(v->name, a, &ch, err, errlen)))
             return rc;
         *changes += ch;
@@ -194,6 +278,14 @@ static int do_vlan(const struct sdn_vnet *v, const struct sdn_zone *z, struct ma
         return rc;
     *changes += ch;
     made_add(m, "link", v->name, NULL);
+    if ((rc = vlan_aware(v, changes, err, errlen)))
+        return rc;
+    /* tagged guest frames through an access port would be dropped: Proxmox tunnels them */
+    if (v->vlanaware)
+        return net_err(err, errlen, -EOPNOTSUPP,
+                       "VNet %s: vlanaware: 1 in a VLAN zone needs a QinQ (dot1q-tunnel) OVS port, "
+                       "which this build does not make",
+                       v->name);
     if ((rc = net_veth_ensure(ln, pr, &ch, err, errlen)))
         return rc;
     *changes += ch;
@@ -252,7 +344,7 @@ static int apply_snat(const struct sdn_cfg *c, const struct sdn_node *n,
         int ok = 0;
         for (int j = 0; j < nres && !ok; j++)
             ok = !strcmp(res[j].vnet, s->vnet) && res[j].state == SDN_APPLIED;
-        if (!s->snat || !ok)
+        if (!s->snat || !ok || !s->cidr[0])
             continue;
         snprintf(r[nr].src, sizeof(r[nr].src), "%s", s->cidr);
         snprintf(r[nr++].via, sizeof(r[0].via), "%s", s->vnet);
@@ -264,13 +356,13 @@ static int apply_snat(const struct sdn_cfg *c, const struct sdn_node *n,
     return rc;
 }
 
-/* Removes what prev has and now does not: addresses, OVS ports, then links. */
+/* Removes what prev has and now does not: routes, addresses, OVS ports, then links. */
 static void remove_stale(const struct made *prev, const struct made *now, int *changes)
 {
-    static const char *const order[] = {"addr ", "ovsport ", "link "};
+    static const char *const order[] = {"route ", "addr ", "ovsport ", "link "};
     char err[SDN_ERRLEN];
 
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 4; k++)
         for (int i = 0; i < prev->n; i++) {
             const char *it = prev->item[i];
             char name[IFNAMSIZ + 1], detail[80] = "";
@@ -280,8 +372,10 @@ static void remove_stale(const struct made *prev, const struct made *now, int *c
             if (sscanf(it + strlen(order[k]), "%16s %79s", name, detail) < 1)
                 continue;
             if (k == 0)
-                net_addr_remove(name, detail, &ch, err, sizeof(err));
+                net_route_remove(name, detail, &ch, err, sizeof(err));
             else if (k == 1)
+                net_addr_remove(name, detail, &ch, err, sizeof(err));
+            else if (k == 2)
                 net_ovs_port_delete(name, &ch, err, sizeof(err));
             else
                 net_link_delete(name, &ch, err, sizeof(err));
@@ -293,16 +387,23 @@ int sdn_apply(const struct sdn_cfg *c, const struct sdn_node *n, struct sdn_vres
               int *nres, int *changes)
 {
     struct made *prev = calloc(1, sizeof(*prev)), *now = calloc(1, sizeof(*now));
+    struct own *own = calloc(1, sizeof(*own));
+    struct bad bad = {c, calloc((size_t)c->nvnets + 1, sizeof(*bad.why))};
     int failed = 0;
 
     *nres = 0;
     *changes = 0;
-    if (!prev || !now) {
+    if (!prev || !now || !own || !bad.why) {
         free(prev);
         free(now);
+        free(own);
+        free(bad.why);
         return -ENOMEM;
     }
     made_load(n->state_path, prev);
+    own_addrs(own);
+    /* a VNet that breaks a rule is not applied; the others are */
+    sdn_problems(c, bad_vnet, &bad);
     if (n->frr_path)
         remove(n->frr_path);
     for (int i = 0; i < c->nvnets; i++) {
@@ -314,13 +415,20 @@ int sdn_apply(const struct sdn_cfg *c, const struct sdn_node *n, struct sdn_vres
 
         memset(r, 0, sizeof(*r));
         snprintf(r->vnet, sizeof(r->vnet), "%s", v->name);
+        if (bad.why[i][0]) {
+            r->state = SDN_ERROR;
+            snprintf(r->msg, sizeof(r->msg), "%s", bad.why[i]);
+            failed++;
+            keep_failed(prev, now, v->name);
+            continue;
+        }
         if (!z || !sdn_zone_has_node(z, n->name)) {
             r->state = SDN_SKIPPED;
             snprintf(r->msg, sizeof(r->msg), "zone %s leaves this node out", v->zone);
             continue;
         }
         if (!strcmp(z->type, "vxlan"))
-            rc = do_vxlan(v, z, n, now, changes, err, sizeof(err));
+            rc = do_vxlan(v, z, n, own, now, changes, err, sizeof(err));
         else if (!strcmp(z->type, "simple"))
             rc = do_simple(v, z, c, now, changes, err, sizeof(err));
         else if (!strcmp(z->type, "vlan"))
@@ -336,14 +444,7 @@ int sdn_apply(const struct sdn_cfg *c, const struct sdn_node *n, struct sdn_vres
         if (rc) {
             snprintf(r->msg, sizeof(r->msg), "%.255s", err);
             failed++;
-            /* what a failed VNet had stays: removing it would cut its guests off */
-            for (int j = 0; j < prev->n; j++) {
-                char a[32], b[32];
-                snprintf(a, sizeof(a), " %s", v->name);
-                snprintf(b, sizeof(b), "_%s", v->name);
-                if (strstr(prev->item[j], a) || strstr(prev->item[j], b))
-                    made_put(now, prev->item[j]);
-            }
+            keep_failed(prev, now, v->name);
         }
     }
     remove_stale(prev, now, changes);
@@ -370,5 +471,7 @@ int sdn_apply(const struct sdn_cfg *c, const struct sdn_node *n, struct sdn_vres
     }
     free(prev);
     free(now);
+    free(own);
+    free(bad.why);
     return failed ? -EIO : 0;
 }

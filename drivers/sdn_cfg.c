@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,18 +121,30 @@ static void set_zone(struct sdn_zone *z, const char *k, const char *v)
         z->tag = (unsigned)strtoul(v, NULL, 10);
 }
 
+/* The end of a line's key: the first ": ", else a ':' ending the line, else the first ':'
+ * (a key never holds a space, an IPv6 subnet id holds colons). NULL if there is no ':'. */
+static const char *key_end(const char *line, size_t l)
+{
+    const char *colon = memchr(line, ':', l);
+
+    for (const char *p = colon; p; p = memchr(p + 1, ':', (size_t)(line + l - p - 1)))
+        if (p + 1 == line + l || p[1] == ' ')
+            return p;
+    return colon;
+}
+
 int sdn_parse(const char *text, size_t len, struct sdn_cfg *c, char *err, size_t errlen)
 {
     memset(c, 0, sizeof(*c));
     for (const char *line = text, *end = text + len; line && line < end;) {
         const char *nl = memchr(line, '\n', (size_t)(end - line));
         size_t l = nl ? (size_t)(nl - line) : (size_t)(end - line), kl;
-        const char *colon = memchr(line, ':', l), *d1, *d2, *d3, *v;
+        const char *colon = l ? key_end(line, l) : NULL, *d1, *d2, *d3, *v;
         char key[64], val[600];
         const char *cur = line;
 
         line = nl ? nl + 1 : NULL;
-        if (!l || !colon)
+        if (!colon)
             continue;
         kl = (size_t)(colon - cur);
         v = colon + 1 + (colon + 1 < cur + l && colon[1] == ' ');
@@ -149,13 +162,15 @@ int sdn_parse(const char *text, size_t len, struct sdn_cfg *c, char *err, size_t
         if (d1 - cur == 4 && memcmp(cur, "zone", 4) == 0) {
             struct sdn_zone *z = zone_get(c, d1 + 1, (size_t)(d2 - d1 - 1));
             if (!z)
-                return fail(err, errlen, "too many zones%s%s", "", "");
+                return fail(err, errlen, "more than %s zones, or a zone id longer than 15%s", "64",
+                            "");
             snprintf(key, sizeof(key), "%.*s", (int)(colon - d2 - 1), d2 + 1);
             set_zone(z, key, val);
         } else if (d1 - cur == 4 && memcmp(cur, "vnet", 4) == 0) {
             struct sdn_vnet *vn = vnet_get(c, d1 + 1, (size_t)(d2 - d1 - 1));
             if (!vn)
-                return fail(err, errlen, "too many VNets%s%s", "", "");
+                return fail(err, errlen, "more than %s VNets, or a VNet id longer than 15%s",
+                            "1024", "");
             snprintf(key, sizeof(key), "%.*s", (int)(colon - d2 - 1), d2 + 1);
             if (strcmp(key, "zone") == 0)
                 copy(vn->zone, sizeof(vn->zone), val);
@@ -166,16 +181,19 @@ int sdn_parse(const char *text, size_t len, struct sdn_cfg *c, char *err, size_t
             else if (strcmp(key, "vlanaware") == 0)
                 vn->vlanaware = atoi(val);
         } else if (d1 - cur == 6 && memcmp(cur, "subnet", 6) == 0) {
-            /* subnet.<vnet>.<id>.<option>: the id holds dots, the option is last */
+            /* subnet.<vnet>.<id>.<option>: an IPv4 id holds dots, the option is last */
             struct sdn_subnet *sb;
             d3 = colon;
             while (d3 > d2 && d3[-1] != '.')
                 d3--;
-            if (d3 <= d2 + 1)
-                return fail(err, errlen, "running SDN config: bad subnet key%s%s", "", "");
+            if (d3 <= d2 + 1) {
+                snprintf(err, errlen, "running SDN config: bad subnet key '%.*s'", (int)kl, cur);
+                return -EINVAL;
+            }
             sb = sub_get(c, d1 + 1, (size_t)(d2 - d1 - 1), d2 + 1, (size_t)(d3 - d2 - 2));
             if (!sb)
-                return fail(err, errlen, "too many subnets%s%s", "", "");
+                return fail(err, errlen, "more than %s subnets, or a subnet id longer than 63%s",
+                            "1024", "");
             snprintf(key, sizeof(key), "%.*s", (int)(colon - d3), d3);
             if (strcmp(key, "gateway") == 0)
                 copy(sb->gateway, sizeof(sb->gateway), val);
@@ -183,10 +201,10 @@ int sdn_parse(const char *text, size_t len, struct sdn_cfg *c, char *err, size_t
                 sb->snat = atoi(val);
         }
     }
+    /* an id that is no network leaves cidr empty: sdn_problems charges it to its VNet */
     for (int i = 0; i < c->nsubs; i++)
         if (sdn_subnet_cidr(c->subs[i].id, c->subs[i].cidr, sizeof(c->subs[i].cidr)))
-            return fail(err, errlen, "subnet %s of %s is not a network in CIDR form", c->subs[i].id,
-                        c->subs[i].vnet);
+            c->subs[i].cidr[0] = 0;
     return 0;
 }
 
@@ -202,8 +220,14 @@ int sdn_zone_has_node(const struct sdn_zone *z, const char *node)
     return 0;
 }
 
-/* 1 if address gw lies in cidr. */
-static int inside(const char *gw, const char *cidr)
+int sdn_host_subnet(const char *cidr)
+{
+    const char *slash = strchr(cidr, '/');
+
+    return slash && atoi(slash + 1) == (strchr(cidr, ':') ? 128 : 32);
+}
+
+int sdn_addr_in(const char *gw, const char *cidr)
 {
     unsigned char a[16], b[16];
     char net[64];
@@ -231,62 +255,180 @@ static int name_ok(const char *n)
            strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789") == l;
 }
 
-int sdn_validate(const struct sdn_cfg *c, int whole, const char *open, char *err, size_t errlen)
+/* Reports one problem; 1 for the count. */
+__attribute__((format(printf, 5, 6))) static int report(sdn_problem_fn fn, void *ctx,
+                                                        const char *vnet, int missing,
+                                                        const char *fmt, ...)
 {
-    for (int i = 0; i < c->nzones; i++)
-        if (!name_ok(c->zones[i].name))
-            return fail(err, errlen,
-                        "zone '%s': a zone id is a letter and up to 7 letters or "
-                        "digits%s",
-                        c->zones[i].name, "");
-    for (int i = 0; i < c->nvnets; i++) {
-        const struct sdn_vnet *v = &c->vnets[i];
-        const struct sdn_zone *z = sdn_zone_of(c, v->zone);
-        char tag[16];
-        if (!name_ok(v->name))
-            return fail(err, errlen,
-                        "VNet '%s': a VNet id is a letter and up to 7 letters or "
-                        "digits%s",
-                        v->name, "");
-        if (!whole && !v->zone[0])
+    char why[SDN_ERRLEN];
+    va_list ap;
+
+    if (!fn)
+        return 1;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    fn(ctx, vnet, missing, why);
+    return 1;
+}
+
+static int is_vxlan(const struct sdn_zone *z)
+{
+    return z && (!strcmp(z->type, "vxlan") || !strcmp(z->type, "evpn"));
+}
+
+/* The rules of one VNet v (index i) and what it shares with the VNets before it. */
+static int vnet_problems(const struct sdn_cfg *c, int i, sdn_problem_fn fn, void *ctx)
+{
+    const struct sdn_vnet *v = &c->vnets[i];
+    const struct sdn_zone *z = sdn_zone_of(c, v->zone);
+
+    if (!name_ok(v->name))
+        return report(fn, ctx, v->name, 0,
+                      "VNet '%s': a VNet id is a letter and up to 7 letters or digits", v->name);
+    if (!z)
+        return report(fn, ctx, v->name, !v->zone[0],
+                      "VNet %s names zone '%s', which does not exist", v->name, v->zone);
+    if (!name_ok(z->name))
+        return report(fn, ctx, v->name, 0,
+                      "zone '%s' of VNet %s: a zone id is a letter and up to 7 letters or digits",
+                      z->name, v->name);
+    if (!strcmp(z->type, "simple") && v->tag)
+        return report(fn, ctx, v->name, 0, "VNet %s: a simple zone (%s) takes no tag", v->name,
+                      z->name);
+    /* a QinQ VNet without a tag is the zone's service VLAN itself (Proxmox's notagvnet) */
+    if (strcmp(z->type, "simple") != 0 && strcmp(z->type, "qinq") != 0 && !v->tag)
+        return report(fn, ctx, v->name, 1, "VNet %s: a %s zone needs a tag", v->name, z->type);
+    if ((!strcmp(z->type, "vlan") || !strcmp(z->type, "qinq")) && v->tag > 4094)
+        return report(fn, ctx, v->name, 0, "VNet %s: VLAN id %u is above 4094", v->name, v->tag);
+    for (int j = 0; j < i; j++) {
+        const struct sdn_vnet *w = &c->vnets[j];
+        if (!v->tag || v->tag != w->tag)
             continue;
-        if (!z)
-            return fail(err, errlen, "VNet %s names zone '%s', which does not exist", v->name,
-                        v->zone);
-        snprintf(tag, sizeof(tag), "%u", v->tag);
-        if (!strcmp(z->type, "simple") && v->tag)
-            return fail(err, errlen, "VNet %s: a simple zone (%s) takes no tag", v->name, z->name);
-        if (strcmp(z->type, "simple") != 0 && !v->tag && !(open && !strcmp(open, v->name)))
-            return fail(err, errlen, "VNet %s: a %s zone needs a tag", v->name, z->type);
-        if ((!strcmp(z->type, "vlan") || !strcmp(z->type, "qinq")) && v->tag > 4094)
-            return fail(err, errlen, "VNet %s: VLAN id %s is above 4094", v->name, tag);
-        for (int j = 0; j < i; j++) {
-            const struct sdn_vnet *w = &c->vnets[j];
-            const struct sdn_zone *wz = sdn_zone_of(c, w->zone);
-            int vx = !strcmp(z->type, "vxlan") || !strcmp(z->type, "evpn");
-            int wvx = wz && (!strcmp(wz->type, "vxlan") || !strcmp(wz->type, "evpn"));
-            if (!v->tag || v->tag != w->tag)
-                continue;
-            if (!strcmp(v->zone, w->zone))
-                return fail(err, errlen, "VNets %s and %s of one zone share a tag", v->name,
-                            w->name);
-            if (vx && wvx) {
-                snprintf(err, errlen, "VNets %s and %s overlap: both use VNI %u", v->name, w->name,
-                         v->tag);
-                return -EINVAL;
-            }
-        }
+        if (!strcmp(v->zone, w->zone))
+            return report(fn, ctx, v->name, 0, "VNets %s and %s of one zone share a tag", v->name,
+                          w->name);
+        if (is_vxlan(z) && is_vxlan(sdn_zone_of(c, w->zone)))
+            return report(fn, ctx, v->name, 0, "VNets %s and %s overlap: both use VNI %u", v->name,
+                          w->name, v->tag);
     }
+    return 0;
+}
+
+/* A gateway lies in its subnet; a single-address subnet may instead be routed through any
+ * gateway of its family (Proxmox's "hetzner" case: the gateway on the bridge as /32 and a
+ * route to the subnet), "0.0.0.0/0" and "::/0" being every address of one family. */
+static int gateway_ok(const struct sdn_subnet *s)
+{
+    if (sdn_addr_in(s->gateway, s->cidr))
+        return 1;
+    return sdn_host_subnet(s->cidr) &&
+           sdn_addr_in(s->gateway, strchr(s->cidr, ':') ? "::/0" : "0.0.0.0/0");
+}
+
+int sdn_problems(const struct sdn_cfg *c, sdn_problem_fn fn, void *ctx)
+{
+    int n = 0;
+
+    for (int i = 0; i < c->nzones; i++) {
+        int used = 0;
+        for (int j = 0; j < c->nvnets && !used; j++)
+            used = !strcmp(c->vnets[j].zone, c->zones[i].name);
+        /* a zone's VNets carry its problem; one with none is reported on its own */
+        if (!used && !name_ok(c->zones[i].name))
+            n += report(fn, ctx, NULL, 0,
+                        "zone '%s': a zone id is a letter and up to 7 letters or digits",
+                        c->zones[i].name);
+    }
+    for (int i = 0; i < c->nvnets; i++)
+        n += vnet_problems(c, i, fn, ctx);
     for (int i = 0; i < c->nsubs; i++) {
         const struct sdn_subnet *s = &c->subs[i];
         int found = 0;
         for (int j = 0; j < c->nvnets && !found; j++)
             found = !strcmp(c->vnets[j].name, s->vnet);
         if (!found)
-            return fail(err, errlen, "subnet %s belongs to VNet '%s', which does not exist", s->id,
-                        s->vnet);
-        if (s->gateway[0] && !inside(s->gateway, s->cidr))
-            return fail(err, errlen, "gateway %s lies outside subnet %s", s->gateway, s->cidr);
+            n += report(fn, ctx, NULL, 0, "subnet %s belongs to VNet '%s', which does not exist",
+                        s->id, s->vnet);
+        else if (!s->cidr[0])
+            n += report(fn, ctx, s->vnet, 0,
+                        "subnet %s of VNet %s is not a network in CIDR form (<address>-<prefix>, "
+                        "no host bits set)",
+                        s->id, s->vnet);
+        else if (s->gateway[0] && !gateway_ok(s))
+            n += report(fn, ctx, s->vnet, 0, "VNet %s: gateway %s lies outside subnet %s", s->vnet,
+                        s->gateway, s->cidr);
     }
-    return 0;
+    return n;
+}
+
+struct first {
+    char *err;
+    size_t len;
+    int n;
+};
+
+static void first_one(void *ctx, const char *vnet, int missing, const char *why)
+{
+    struct first *f = ctx;
+
+    (void)vnet;
+    (void)missing;
+    if (!f->n++)
+        snprintf(f->err, f->len, "%s", why);
+}
+
+int sdn_validate(const struct sdn_cfg *c, char *err, size_t errlen)
+{
+    struct first f = {err, errlen, 0};
+
+    return sdn_problems(c, first_one, &f) ? -EINVAL : 0;
+}
+
+/* 1 if a and b are one IPv4 or IPv6 address, however written. */
+static int same_addr(const char *a, const char *b)
+{
+    unsigned char x[16], y[16];
+    int fa = strchr(a, ':') ? AF_INET6 : AF_INET, fb = strchr(b, ':') ? AF_INET6 : AF_INET;
+
+    if (fa != fb || inet_pton(fa, a, x) != 1 || inet_pton(fb, b, y) != 1)
+        return strcmp(a, b) == 0;
+    return memcmp(x, y, fa == AF_INET ? 4 : 16) == 0;
+}
+
+int sdn_vxlan_peers(const struct sdn_zone *z, const struct sdn_node *n, const char *const *own,
+                    int nown, char peers[][64], int max, char *local, size_t llen)
+{
+    int np = 0;
+
+    snprintf(local, llen, "%s", n->addr ? n->addr : "");
+    if (z->peers[0]) {
+        char buf[sizeof(z->peers)], *save = NULL;
+        int mine_found = 0;
+        snprintf(buf, sizeof(buf), "%s", z->peers);
+        for (char *t = strtok_r(buf, ", ;", &save); t; t = strtok_r(NULL, ", ;", &save)) {
+            int mine = n->addr && n->addr[0] && same_addr(t, n->addr), skip = 0;
+            for (int i = 0; i < nown && !mine; i++)
+                mine = same_addr(t, own[i]);
+            if (mine) {
+                /* this node in the list of all nodes: it sends from there, not to itself */
+                if (!mine_found++)
+                    snprintf(local, llen, "%s", t);
+                continue;
+            }
+            /* a listed peer that is a cluster node follows its membership */
+            for (int i = 0; i < n->nmembers && !skip; i++)
+                skip = same_addr(n->members[i].addr, t) && !n->members[i].online;
+            if (!skip && np < max)
+                snprintf(peers[np++], 64, "%s", t);
+        }
+        return np;
+    }
+    for (int i = 0; i < n->nmembers && np < max; i++) {
+        const struct sdn_member *m = &n->members[i];
+        if (m->online && strcmp(m->name, n->name) != 0 && m->addr[0] && m->addr[0] != '-' &&
+            sdn_zone_has_node(z, m->name))
+            snprintf(peers[np++], 64, "%s", m->addr);
+    }
+    return np;
 }

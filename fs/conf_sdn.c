@@ -6,6 +6,7 @@
  */
 #include "conf_int.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,10 +15,19 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
+/* 1 if the n bytes of v (not NUL-terminated: values are slices of the document) are all in set. */
+static int all_in(const char *v, size_t n, const char *set)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!v[i] || !strchr(set, v[i]))
+            return 0;
+    return 1;
+}
+
 static int pat_name(const char *v, size_t n)
 {
     return n > 0 && n <= 64 &&
-           strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") >= n;
+           all_in(v, n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.");
 }
 
 static int pat_nodes(const char *v, size_t n)
@@ -25,19 +35,17 @@ static int pat_nodes(const char *v, size_t n)
     return conf_list_ok(v, n, ',', pat_name);
 }
 
-/* Values are not NUL-terminated (they lie in a write's buffer): every scan is bounded by n. */
-static size_t span(const char *v, size_t n, const char *set)
-{
-    size_t i = 0;
-
-    while (i < n && v[i] && strchr(set, v[i]))
-        i++;
-    return i;
-}
-
+/* An IPv4 or IPv6 address (Proxmox's ip-list takes both). */
 static int pat_addr(const char *v, size_t n)
 {
-    return n > 0 && n < 64 && span(v, n, "0123456789abcdefABCDEF.:") == n && memchr(v, '.', n);
+    unsigned char bin[16];
+    char a[64];
+
+    if (n == 0 || n >= sizeof(a) || !all_in(v, n, "0123456789abcdefABCDEF.:"))
+        return 0;
+    memcpy(a, v, n);
+    a[n] = 0;
+    return inet_pton(memchr(v, ':', n) ? AF_INET6 : AF_INET, a, bin) == 1;
 }
 
 /* Proxmox writes peers comma separated; spaces and semicolons are accepted too. */
@@ -47,7 +55,8 @@ static int pat_peers(const char *v, size_t n)
 
     while (i < n) {
         size_t l = 0;
-        while (i + l < n && !strchr(", ;", v[i + l]))
+        /* v is not NUL-terminated: the value ends at n */
+        while (i + l < n && v[i + l] != ',' && v[i + l] != ' ' && v[i + l] != ';')
             l++;
         if (l && !pat_addr(v + i, l))
             return 0;
@@ -63,7 +72,7 @@ static const struct conf_type t_ztype = CONF_ENUM(zone_types);
 static const struct conf_type t_vproto = CONF_ENUM(vlan_protocols);
 static const struct conf_type t_name = CONF_PAT(pat_name, "a name");
 static const struct conf_type t_nodes = CONF_PAT(pat_nodes, "a list of node names");
-static const struct conf_type t_peers = CONF_PAT(pat_peers, "a list of IPv4 addresses");
+static const struct conf_type t_peers = CONF_PAT(pat_peers, "a list of IP addresses");
 static const struct conf_type t_mtu = CONF_INT(576, 65535);
 static const struct conf_type t_tag = CONF_INT(1, 16777215);
 static const struct conf_type t_qtag = CONF_INT(1, 4094);
@@ -123,10 +132,10 @@ static int zone_check(const char *doc, size_t len, int partial, char *err, size_
     char type[16] = "", v[64];
 
     if (conf_get(doc, len, "type", type, sizeof(type)) < 0)
-        return partial
-                   ? 0
-                   : (snprintf(err, errlen, "a zone needs type: simple, vlan, qinq, vxlan or evpn"),
-                      -EINVAL);
+        return partial ? 0
+                       : (snprintf(err, errlen,
+                                   "a zone needs type: simple, vlan, qinq, vxlan or evpn"),
+                          -EINVAL);
     for (size_t i = 0; i < N(zone_only); i++)
         if (conf_get(doc, len, zone_only[i].key, v, sizeof(v)) >= 0 &&
             !word_in(type, zone_only[i].types))

@@ -20,14 +20,20 @@
 #include "fs.h"
 #include "notify.h"
 
-/* "k: v" lines of doc as "<prefix>.<k>: v" lines. */
+/* "k: v" lines of doc as "<prefix>.<k>: v" lines, always with ": " after the key: an IPv6
+ * subnet in the prefix holds colons, so the parser splits at the first ": " (sdn_cfg.c). */
 static void flatten(struct pv_buf *out, const char *prefix, const char *doc, size_t len)
 {
     for (const char *p = doc, *end = doc + len; p && p < end;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        if (l && p[0] != '#' && memchr(p, ':', l))
-            pv_buf_printf(out, "%s.%.*s\n", prefix, (int)l, p);
+        const char *colon = l && p[0] != '#' ? memchr(p, ':', l) : NULL;
+        if (colon) {
+            const char *v = colon + 1;
+            while (v < p + l && *v == ' ')
+                v++;
+            pv_buf_printf(out, "%s.%.*s: %.*s\n", prefix, (int)(colon - p), p, (int)(p + l - v), v);
+        }
         p = nl ? nl + 1 : NULL;
     }
 }
@@ -91,29 +97,96 @@ static int collect(struct fs *fs, uint64_t odir, const char *odoc, size_t olen, 
     return out->oom ? -ENOMEM : 0;
 }
 
-/* Checks the tree with doc as dir's config (see sdn_validate): 0, or -EINVAL with e filled. */
-static int check_with(const struct pv_obj *o, const char *doc, size_t len, int whole,
-                      const char *open, struct pv_err *e)
+/* Problems as lines "<why>\n" (sdn_problems's callback), less those a write may leave. */
+struct plist {
+    struct pv_buf buf;
+    const struct sdn_cfg *c;
+    int whole;        /* the set is applied: every problem counts */
+    const char *open; /* the VNet whose config is still being written, or NULL */
+};
+
+static void problem_line(void *ctx, const char *vnet, int missing, const char *why)
+{
+    struct plist *l = ctx;
+    int i = 0;
+
+    while (vnet && i < l->c->nvnets && strcmp(l->c->vnets[i].name, vnet) != 0)
+        i++;
+    /* a VNet made and not configured yet (no zone) is fine until it is applied, and the one
+     * being written may still get the value it lacks */
+    if (missing && !l->whole && vnet && i < l->c->nvnets &&
+        (!l->c->vnets[i].zone[0] || (l->open && !strcmp(l->open, vnet))))
+        return;
+    pv_buf_printf(&l->buf, "%s\n", why);
+}
+
+/* The problems of the tree (with odoc as odir's config) as lines; 0, or -errno with err. */
+static int problems_of(struct fs *fs, uint64_t odir, const char *odoc, size_t olen,
+                       struct sdn_cfg *c, struct plist *list, char *err, size_t errlen)
+{
+    struct pv_buf b = {0};
+    int rc;
+
+    list->c = c;
+    if (!(rc = collect(fs, odir, odoc, olen, &b)) &&
+        !(rc = sdn_parse(b.p ? b.p : "", b.len, c, err, errlen)))
+        sdn_problems(c, problem_line, list);
+    pv_buf_free(&b);
+    return rc ? rc : list->buf.oom ? -ENOMEM : 0;
+}
+
+/* 1 if the lines of list hold line (l bytes, its newline included). */
+static int has_line(const struct pv_buf *list, const char *line, size_t l)
+{
+    for (const char *p = list->p; p && p < list->p + list->len;) {
+        const char *nl = memchr(p, '\n', (size_t)(list->p + list->len - p));
+        size_t pl = nl ? (size_t)(nl - p) + 1 : (size_t)(list->p + list->len - p);
+        if (pl == l && memcmp(p, line, l) == 0)
+            return 1;
+        p += pl;
+    }
+    return 0;
+}
+
+/*
+ * Checks the tree with doc as dir's config: 0, or -EINVAL with e filled. A write is refused
+ * only for a problem it brings: one the stored tree has already (an entry stored before a
+ * rule existed, a VNet made and not yet configured) does not block unrelated writes. open:
+ * the VNet whose config is still being written (see struct plist).
+ */
+static int check_with(const struct pv_obj *o, const char *doc, size_t len, const char *open,
+                      struct pv_err *e)
 {
     struct sdn_cfg *c = malloc(sizeof(*c));
-    struct pv_buf b = {0};
-    char err[SDN_ERRLEN] = "";
+    struct plist before = {.open = open}, after = {.open = open};
+    char err[SDN_ERRLEN] = "", e2[SDN_ERRLEN];
     int rc;
 
     if (!c)
         return pv_fail(e, ENOMEM, "out of memory");
-    if (!(rc = collect(o->fs, o->dir, doc, len, &b)) &&
-        !(rc = sdn_parse(b.p ? b.p : "", b.len, c, err, sizeof(err))))
-        rc = sdn_validate(c, whole, open, err, sizeof(err));
+    /* a stored tree that does not parse has no problems to forgive: before stays empty */
+    if (!(rc = problems_of(o->fs, o->dir, doc, len, c, &after, err, sizeof(err))) &&
+        problems_of(o->fs, 0, NULL, 0, c, &before, e2, sizeof(e2)))
+        before.buf.len = 0;
+    for (const char *p = after.buf.p, *end = p + after.buf.len; !rc && p && p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+        if (!has_line(&before.buf, p, l)) {
+            snprintf(err, sizeof(err), "%.*s", (int)(l - 1), p);
+            rc = -EINVAL;
+        }
+        p += l;
+    }
     free(c);
-    pv_buf_free(&b);
+    pv_buf_free(&before.buf);
+    pv_buf_free(&after.buf);
     return rc ? pv_fail(e, -rc, "%s", err[0] ? err : "out of memory") : 0;
 }
 
 int sdn_config_check(const struct pv_obj *o, const char *doc, size_t len, int partial,
                      struct pv_err *e)
 {
-    return check_with(o, doc, len, 0, partial && o->type == T_VNET ? o->name : NULL, e);
+    return check_with(o, doc, len, partial && o->type == T_VNET ? o->name : NULL, e);
 }
 
 /* Zone and VNet ids as Proxmox takes them: a letter, then up to 7 letters or digits. */
@@ -233,10 +306,27 @@ static int store_running(struct fs *fs, const char *text, struct pv_err *e)
     return fs_commit(fs, &b, &res, e);
 }
 
+/* The problem lines of list as one "; "-joined message, in out. */
+static void join_lines(const struct pv_buf *list, struct pv_buf *out)
+{
+    for (const char *p = list->p; p && p < list->p + list->len;) {
+        const char *nl = memchr(p, '\n', (size_t)(list->p + list->len - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(list->p + list->len - p);
+        pv_buf_printf(out, "%s%.*s", p == list->p ? "" : "; ", (int)l, p);
+        p += l + 1;
+    }
+}
+
+/*
+ * Stores the tree's SDN config as the running one, with a new generation. What breaks a
+ * rule is stored too and every node reports its VNet as an error (the same rules run
+ * there) while the rest applies; the write then fails, naming what was left out.
+ */
 static int sdn_apply_all(const struct pv_obj *o, struct pv_err *e)
 {
     struct pv_buf b = {0}, out = {0};
     struct sdn_cfg *c = malloc(sizeof(*c));
+    struct plist list = {.c = c, .whole = 1};
     char err[SDN_ERRLEN] = "";
     uint64_t gen;
     char *run;
@@ -246,9 +336,9 @@ static int sdn_apply_all(const struct pv_obj *o, struct pv_err *e)
         return pv_fail(e, ENOMEM, "out of memory");
     if (!(rc = collect(o->fs, 0, NULL, 0, &b)) &&
         !(rc = sdn_parse(b.p ? b.p : "", b.len, c, err, sizeof(err))))
-        rc = sdn_validate(c, 1, NULL, err, sizeof(err));
-    if (rc) {
-        rc = pv_fail(e, -rc, "nothing applied: %s", err[0] ? err : "out of memory");
+        sdn_problems(c, problem_line, &list);
+    if (rc || list.buf.oom) {
+        rc = pv_fail(e, rc ? -rc : ENOMEM, "nothing applied: %s", err[0] ? err : "out of memory");
         goto out;
     }
     run = sdn_running(o->fs, &gen);
@@ -260,13 +350,23 @@ static int sdn_apply_all(const struct pv_obj *o, struct pv_err *e)
         rc = pv_fail(e, ENOMEM, "out of memory");
         goto out;
     }
-    if (!(rc = store_running(o->fs, out.p, e)))
-        clog_append("sdn", "apply: generation %llu (%d zones, %d VNets, %d subnets)",
-                    (unsigned long long)gen + 1, c->nzones, c->nvnets, c->nsubs);
+    if ((rc = store_running(o->fs, out.p, e)))
+        goto out;
+    clog_append("sdn", "apply: generation %llu (%d zones, %d VNets, %d subnets)",
+                (unsigned long long)gen + 1, c->nzones, c->nvnets, c->nsubs);
+    if (list.buf.len) {
+        struct pv_buf msg = {0};
+        join_lines(&list.buf, &msg);
+        rc = pv_fail(e, EINVAL,
+                     "generation %llu applied without what breaks a rule (see sdn/status): %.400s",
+                     (unsigned long long)gen + 1, msg.p ? msg.p : "out of memory");
+        pv_buf_free(&msg);
+    }
 out:
     notify_kick(o->fs);
     pv_buf_free(&b);
     pv_buf_free(&out);
+    pv_buf_free(&list.buf);
     free(c);
     return rc;
 }
@@ -360,6 +460,8 @@ int sdn_vnet_status_render(const struct pv_obj *o, struct pv_buf *out)
         node_result(o->fs, names[i], o->name, res, sizeof(res), &gen, &online);
         if (!online)
             pv_buf_printf(out, "node.%s: offline\n", names[i]);
+        else if (!running)
+            pv_buf_printf(out, "node.%s: none (no SDN config was ever applied)\n", names[i]);
         else if (gen < running)
             pv_buf_printf(out, "node.%s: pending (applied generation %llu)\n", names[i],
                           (unsigned long long)gen);
@@ -383,6 +485,8 @@ int sdn_status_render(const struct pv_obj *o, struct pv_buf *out)
         int errs = node_result(o->fs, names[i], NULL, res, sizeof(res), &gen, &online);
         if (!online)
             pv_buf_printf(out, "node.%s: offline\n", names[i]);
+        else if (!running) /* generation 0: nothing was applied, so nothing is "applied" */
+            pv_buf_printf(out, "node.%s: none (no SDN config was ever applied)\n", names[i]);
         else if (gen < running)
             pv_buf_printf(out, "node.%s: pending (applied generation %llu)\n", names[i],
                           (unsigned long long)gen);

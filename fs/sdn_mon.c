@@ -86,7 +86,7 @@ static void reconcile(struct fs *fs, const char *text, uint64_t gen, struct sdn_
     static struct sdn_vresult res[SDN_MAX_VNETS];
     char err[SDN_ERRLEN], state[1100], frr[1100];
     struct sdn_node n = {.name = fs->node, .addr = addr, .members = mem, .nmembers = nmem};
-    int nres = 0, changes = 0, errors = 0;
+    int nres = 0, changes = 0, errors = 0, same;
 
     snprintf(state, sizeof(state), "%s/sdn", fs->datadir);
     mkdir(state, 0700);
@@ -102,11 +102,14 @@ static void reconcile(struct fs *fs, const char *text, uint64_t gen, struct sdn_
     for (int i = 0; i < nres; i++)
         errors += res[i].state == SDN_ERROR;
     pthread_mutex_lock(&M.lock);
+    /* a retry that changes nothing and fails as before is no news for the log */
+    same = M.applied == gen && M.nres == nres &&
+           memcmp(M.res, res, sizeof(res[0]) * (size_t)nres) == 0;
     M.applied = gen;
     memcpy(M.res, res, sizeof(res[0]) * (size_t)nres);
     M.nres = nres;
     pthread_mutex_unlock(&M.lock);
-    if (changes || errors)
+    if (changes || (errors && !same))
         clog_append("sdn", "%s applied generation %llu: %d change%s, %d VNet%s failed", fs->node,
                     (unsigned long long)gen, changes, changes == 1 ? "" : "s", errors,
                     errors == 1 ? "" : "s");

@@ -1,7 +1,8 @@
 """SDN on a real 3-node cluster, each node a network namespace: a VXLAN zone with two VNets
 applied on every node over netlink, endpoints on different nodes ping over the overlay and
 not across VNets, tag changes and removals follow, a dead node is reported offline and
-converges when it returns, and bad input changes nothing anywhere."""
+converges when it returns; bad input is refused, and a bad stored entry is reported on every
+node while the rest applies; a peers list naming every node skips each node itself."""
 import errno
 import json
 import os
@@ -207,10 +208,45 @@ def test_sdn_bad_input_changes_nothing(cluster3):
     r = try_write(n2.p("sdn/vnets/v2/config"), "zone: z2\ntag: 100\n")
     assert write_errno(r) == errno.EINVAL, r
     assert "VNI 100" in n2.read("cluster/errors").splitlines()[-1]
-    # a VNet with no zone yet blocks apply, with a message; nothing changes anywhere
+    # a VNet with no zone yet is a bad entry: the apply stores the rest, fails naming it, and
+    # every node reports it as an error while v1 stays applied; no v2 device anywhere
     r = try_write(n2.p("sdn/ctl"), "apply\n")
     assert write_errno(r) == errno.EINVAL, r
-    assert "nothing applied" in n2.read("cluster/errors").splitlines()[-1]
-    assert n1.read("sdn/running") == before
+    last = n2.read("cluster/errors").splitlines()[-1]
+    assert "VNet v2 names zone ''" in last and "v1" not in last, last
+    gen2 = int(re.search(r"generation: (\d+)", n2.read("sdn/status")).group(1))
+    assert gen2 == gen + 1
+    after = n1.read("sdn/running")
+    kept = set(after.splitlines())
+    assert all(l in kept for l in before.splitlines()[1:]), (before, after)
+    wait_applied(c, "v1", c, gen2)
+    for nd in c:
+        def v2_error(nd=nd):
+            st = nd.read("sdn/vnets/v2/status")
+            return all(re.search(r"^node\.%s: error VNet v2 names zone ''" % x.name, st, re.M)
+                       for x in c) and st
+        wait_until(v2_error, 15, "%s: v2 reported as an error on every node" % nd.name)
+        assert not re.search(r"^node\.\S+: applied$", nd.read("sdn/status"), re.M)
     for nd in c:
         assert link(nd, "v2") is None and vni(nd, "vxlan_v1") == 100
+
+
+@pytest.mark.budget(90)
+def test_vxlan_peers_list_naming_every_node(cluster3):
+    """The same peers list on every node, each node in it by an address of its own that is not
+    its cluster address: that address is its VXLAN source and it never floods to itself."""
+    c = cluster3
+    for nd in c:
+        sh("ip", "-n", nd.ns, "addr", "add", "10.98.0.%d/32" % nd.i, "dev", "lo")
+    listed = ["10.98.0.%d" % nd.i for nd in c]
+    n1 = c[1]
+    os.mkdir(n1.p("sdn/zones/zp"))
+    write_ok(n1.p("sdn/zones/zp/config"), "type: vxlan\npeers: %s\n" % ",".join(listed))
+    os.mkdir(n1.p("sdn/vnets/vp"))
+    write_ok(n1.p("sdn/vnets/vp/config"), "zone: zp\ntag: 700\n")
+    gen = apply(n1)
+    wait_applied(c, "vp", c, gen)
+    for nd in c:
+        own = "10.98.0.%d" % nd.i
+        assert link(nd, "vxlan_vp")["linkinfo"]["info_data"].get("local") == own, nd.name
+        assert fdb_peers(nd, "vxlan_vp") == sorted(a for a in listed if a != own), nd.name
