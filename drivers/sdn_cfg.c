@@ -256,9 +256,8 @@ static int name_ok(const char *n)
 }
 
 /* Reports one problem; 1 for the count. */
-__attribute__((format(printf, 5, 6))) static int report(sdn_problem_fn fn, void *ctx,
-                                                        const char *vnet, int missing,
-                                                        const char *fmt, ...)
+__attribute__((format(printf, 5, 6))) static int
+report(sdn_problem_fn fn, void *ctx, const char *vnet, int missing, const char *fmt, ...)
 {
     char why[SDN_ERRLEN];
     va_list ap;

@@ -132,10 +132,10 @@ static int zone_check(const char *doc, size_t len, int partial, char *err, size_
     char type[16] = "", v[64];
 
     if (conf_get(doc, len, "type", type, sizeof(type)) < 0)
-        return partial ? 0
-                       : (snprintf(err, errlen,
-                                   "a zone needs type: simple, vlan, qinq, vxlan or evpn"),
-                          -EINVAL);
+        return partial
+                   ? 0
+                   : (snprintf(err, errlen, "a zone needs type: simple, vlan, qinq, vxlan or evpn"),
+                      -EINVAL);
     for (size_t i = 0; i < N(zone_only); i++)
         if (conf_get(doc, len, zone_only[i].key, v, sizeof(v)) >= 0 &&
             !word_in(type, zone_only[i].types))

@@ -144,6 +144,8 @@ int ha_resource_ctl_apply(const struct pv_obj *o, const char *in, size_t len, st
 int iface_name_ok(const char *name, struct pv_err *e);
 int iface_create(struct fs *fs, uint64_t dir, const char *name, struct pv_err *e);
 int iface_destroy(const struct pv_obj *o, struct pv_err *e);
+int iface_config_check(const struct pv_obj *o, const char *doc, size_t len, int partial,
+                       struct pv_err *e);
 int iface_config_before(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e);
 int iface_config_initial(const struct pv_obj *o, struct pv_buf *out);
 int iface_counters_render(const struct pv_obj *o, struct pv_buf *out);

@@ -377,6 +377,27 @@ int iface_ctl_apply(const struct pv_obj *o, const char *in, size_t len, struct p
     return rc;
 }
 
+/* What the tree alone can tell, at every write: the node's own devices are checked there,
+ * when the config is committed and sent to it. */
+int iface_config_check(const struct pv_obj *o, const char *doc, size_t len, int partial,
+                       struct pv_err *e)
+{
+    struct iface_spec s, old;
+    char err[256];
+
+    if (refuse_unmanaged(o, "it takes no config", e) || spec_from_doc(doc, len, &s, e) ||
+        stored_spec(o->fs, o->dir, &old, e))
+        return -e->err;
+    if (s.type[0] && old.type[0] && strcmp(old.type, s.type) != 0)
+        return pv_fail(e, EINVAL, "%s is a %s; its type cannot change (rmdir and mkdir it again)",
+                       o->name, old.type);
+    if (iface_l3_check(&s.l3, err, sizeof(err)))
+        return pv_fail(e, EINVAL, "%s: %s", o->name, err);
+    if (!partial && !s.type[0])
+        return pv_fail(e, EINVAL, "the config needs 'type: bridge' or 'type: ovs-bridge'");
+    return 0;
+}
+
 int iface_config_before(const struct pv_obj *o, char **doc, size_t *len, struct pv_err *e)
 {
     struct iface_spec s;

@@ -153,6 +153,7 @@ static const struct pv_file iface_files[] = {
      .kind = PK_CONFIG,
      .schema = &conf_network_schema,
      .initial = iface_config_initial,
+     .check = iface_config_check,
      .before_commit = iface_config_before},
     PV_STATUS("counters", iface_counters_render, PF_VOLATILE),
     PV_CTL("ctl", iface_ctl_apply),

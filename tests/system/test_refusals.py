@@ -17,7 +17,7 @@ from pvefslib import read_bytes, try_write, write_ok
 
 pytestmark = pytest.mark.budget(120)
 
-EINVAL, ENOENT = errno.EINVAL, errno.ENOENT
+EINVAL, ENOENT, EPERM = errno.EINVAL, errno.ENOENT, errno.EPERM
 
 
 def _sdn(d):
@@ -40,6 +40,10 @@ def _ha(d):
     d.mkvm(100, "memory: 512\n")
     os.mkdir(d.p("ha/resources/vm:100"))
     os.mkdir(d.p("ha/groups/g1"))
+
+
+def _none(d):
+    pass
 
 
 def _storage(d):
@@ -84,6 +88,8 @@ CASES = [
      "state: started\ngroup: nosuch\n", EINVAL, "does not exist"),
     ("ha-group-section", _ha, "ha/groups/g1/config", "nodes: n1\n[x]\n", EINVAL,
      "no sections"),
+    ("iface-not-managed", _none, "nodes/{node}/network/lo/config", "type: bridge\n", EPERM,
+     "not made by pvefs"),
 ]
 
 
