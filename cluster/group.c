@@ -63,7 +63,7 @@ static void on_totem(cpg_handle_t h, struct cpg_ring_id ring, uint32_t n, const 
     (void)n;
     (void)members;
     if (cpg_context_get(h, (void **)&g) == CS_OK && g && g->ops->ring)
-        g->ops->ring(g->arg, ring.seq);
+        g->ops->ring(g->arg, ring.nodeid, ring.seq);
 }
 
 static cpg_model_v1_data_t model = {

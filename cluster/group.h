@@ -20,9 +20,10 @@ struct grp_ops {
     /* The group's members now; who left and joined. Also called with n == 0 on disconnect. */
     void (*confchg)(void *arg, const uint32_t *members, size_t n, const uint32_t *left,
                     size_t nleft, const uint32_t *joined, size_t njoined);
-    /* corosync formed a new ring (totem configuration): its sequence number. Told in order
-     * with the deliveries, so every message arrives after the ring it was delivered in. */
-    void (*ring)(void *arg, uint64_t seq);
+    /* corosync formed a new ring (totem configuration): its id, the representative's node
+     * id and a sequence number. Told in order with the deliveries, so every message arrives
+     * after the ring it was delivered in. */
+    void (*ring)(void *arg, uint32_t nodeid, uint64_t seq);
 };
 
 /*

@@ -173,7 +173,7 @@ static void on_quorum(quorum_handle_t h, uint32_t quorate, struct quorum_ring_id
         return;
     update(q, quorate != 0, members, n);
     if (q->st)
-        store_ring_quorum(q->st, ring.seq, quorate != 0);
+        store_ring_quorum(q->st, ring.nodeid, ring.seq, quorate != 0);
 }
 
 static void on_nodelist(quorum_handle_t h, struct quorum_ring_id ring, uint32_t n,

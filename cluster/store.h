@@ -37,9 +37,9 @@ uint32_t store_nodeid(struct store *st);
 int store_quorate(struct store *st);
 /* Set by the quorum tracker (cluster mode). */
 void store_set_quorate(struct store *st, int quorate);
-/* votequorum's verdict on the ring with sequence number seq (cluster mode): a write is
- * acknowledged only if the ring it was delivered in was quorate. */
-void store_ring_quorum(struct store *st, uint64_t seq, int quorate);
+/* votequorum's verdict on the ring (nodeid, seq) (cluster mode): a write is acknowledged
+ * only if the ring it was delivered in was quorate. */
+void store_ring_quorum(struct store *st, uint32_t nodeid, uint64_t seq, int quorate);
 
 /* Stamps, replicates and applies b. Returns 0 or a negative errno (-EROFS without quorum). */
 int store_commit(struct store *st, struct msg_batch *b, struct memdb_result *res);

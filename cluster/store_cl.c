@@ -30,25 +30,31 @@ static void deadline_in(struct timespec *ts, int s)
     ts->tv_sec += s;
 }
 
+static int same_ring(struct ring_id a, struct ring_id b)
+{
+    return a.nodeid == b.nodeid && a.seq == b.seq;
+}
+
 /* votequorum's verdict on ring: 1 quorate, -1 not, 0 not known (commit_lock held). */
-static int verdict_of(const struct store *st, uint64_t ring)
+static int verdict_of(const struct store *st, struct ring_id ring)
 {
     const size_t cap = sizeof(st->verdicts) / sizeof(st->verdicts[0]);
 
     for (size_t i = st->nverdicts; i > 0 && st->nverdicts - i < cap; i--)
-        if (st->verdicts[(i - 1) % cap].ring == ring)
+        if (same_ring(st->verdicts[(i - 1) % cap].ring, ring))
             return st->verdicts[(i - 1) % cap].quorate;
     return 0;
 }
 
-void store_ring_quorum(struct store *st, uint64_t seq, int quorate)
+void store_ring_quorum(struct store *st, uint32_t nodeid, uint64_t seq, int quorate)
 {
     const size_t cap = sizeof(st->verdicts) / sizeof(st->verdicts[0]);
+    struct ring_id r = {nodeid, seq};
 
     pthread_mutex_lock(&st->commit_lock);
-    st->verdicts[st->nverdicts++ % cap] = (struct verdict){seq, quorate ? 1 : -1};
+    st->verdicts[st->nverdicts++ % cap] = (struct verdict){r, quorate ? 1 : -1};
     for (struct waiter *w = st->waiters; w; w = w->next)
-        if (w->done && w->ring == seq)
+        if (w->done && same_ring(w->ring, r))
             w->quorate = quorate ? 1 : -1;
     pthread_cond_broadcast(&st->cond);
     pthread_mutex_unlock(&st->commit_lock);
@@ -245,6 +251,11 @@ static void on_confchg(void *arg, const uint32_t *members, size_t n, const uint3
         queue_run(st, 0);
         fail_waiters(st, "lost the connection to the cluster; the change may or may not "
                          "have been applied");
+        /* a restarted corosync numbers its rings afresh: old verdicts would be misread */
+        pthread_mutex_lock(&st->commit_lock);
+        st->nverdicts = 0;
+        st->ring = (struct ring_id){0, 0};
+        pthread_mutex_unlock(&st->commit_lock);
     } else {
         /* Members in step stay in step (they all apply the same queue); the rest drop it. */
         queue_run(st, sync_trusted(st->sync));
@@ -265,12 +276,12 @@ static void on_confchg(void *arg, const uint32_t *members, size_t n, const uint3
     sync_confchg(st->sync, members, n);
 }
 
-static void on_ring(void *arg, uint64_t seq)
+static void on_ring(void *arg, uint32_t nodeid, uint64_t seq)
 {
     struct store *st = arg;
 
     pthread_mutex_lock(&st->commit_lock);
-    st->ring = seq;
+    st->ring = (struct ring_id){nodeid, seq};
     pthread_mutex_unlock(&st->commit_lock);
 }
 

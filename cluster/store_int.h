@@ -8,13 +8,19 @@
 #include "store.h"
 #include "sync.h"
 
+/* A corosync ring: its representative and sequence number. */
+struct ring_id {
+    uint32_t nodeid;
+    uint64_t seq;
+};
+
 /* A writer waiting for its own message to come back applied. */
 struct waiter {
     uint64_t seq;
     int done;
     struct memdb_result res;
     uint64_t pos, epoch, gen; /* where it was applied: for the acknowledgements */
-    uint64_t ring;            /* the totem ring it was delivered in */
+    struct ring_id ring;      /* the totem ring it was delivered in */
     int quorate;              /* that ring's verdict: 1 quorate, -1 not, 0 not known yet */
     int acked;                /* every member of its membership has applied it */
     struct waiter *next;
@@ -22,7 +28,7 @@ struct waiter {
 
 /* votequorum's verdict on one ring. */
 struct verdict {
-    uint64_t ring;
+    struct ring_id ring;
     int quorate;
 };
 
@@ -69,7 +75,7 @@ struct store {
     struct ack acks[64]; /* commit_lock: one per member */
     size_t nacks;
     /* durability: a change counts only once the ring it was delivered in is known quorate */
-    uint64_t ring;              /* commit_lock: the totem ring deliveries now come in */
+    struct ring_id ring;        /* commit_lock: the totem ring deliveries now come in */
     struct verdict verdicts[8]; /* commit_lock: the latest rings' verdicts, a ring buffer */
     size_t nverdicts;           /* commit_lock: how many were ever recorded */
 };
