@@ -15,7 +15,7 @@ CORE_SRC := $(wildcard cluster/*.c) $(wildcard fs/conf*.c) fs/buf.c
 FS_SRC   := $(filter-out $(CORE_SRC),$(wildcard fs/*.c)) $(wildcard drivers/*.c)
 DAEMON_SRC := $(CORE_SRC) $(FS_SRC) tools/pvefsd.c
 # the storage backends' pure helpers (sizes, volume names) are unit-tested too
-UNIT_SRC := $(CORE_SRC) $(wildcard drivers/stor*.c drivers/ceph*.c drivers/qemu_xml.c drivers/lxc_conf.c drivers/sdn_cfg.c) $(wildcard tests/unit/*.c)
+UNIT_SRC := $(CORE_SRC) $(wildcard drivers/stor*.c drivers/ceph*.c drivers/qemu_xml.c drivers/qemu_xml_util.c drivers/lxc_conf.c drivers/sdn_cfg.c) $(wildcard tests/unit/*.c)
 HDRS     := $(wildcard */*.h tests/unit/*.h)
 
 .PHONY: all check unit bench run deps format lint clean durability

@@ -6,20 +6,15 @@
  * back to where it was, so a caller never sees half a domain.
  */
 #include "qemu.h"
+#include "qemu_xml_int.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define N(a)      (sizeof(a) / sizeof((a)[0]))
 #define MAXDEV    96 /* 31 scsi + 16 virtio + 6 sata + 4 ide + 32 net, with room */
 #define QUOTE_MAX 64
-
-struct str {
-    const char *p;
-    size_t n;
-};
 
 /* Disk buses. sata starts its sd* letters after scsi's 31, so targets never collide. */
 struct bus {
@@ -92,20 +87,7 @@ struct ctx {
     int q35;
 };
 
-/* ---- small parsing helpers ---------------------------------------------- */
-
-static int eq(struct str s, const char *lit)
-{
-    return s.p && strlen(lit) == s.n && !memcmp(s.p, lit, s.n);
-}
-
-static int lookup(const char *const *tab, size_t n, struct str s)
-{
-    for (size_t i = 0; i < n; i++)
-        if (eq(s, tab[i]))
-            return (int)i;
-    return -1;
-}
+/* ---- errors ------------------------------------------------------------- */
 
 static int bad(struct ctx *c, const char *key, struct str v)
 {
@@ -113,161 +95,6 @@ static int bad(struct ctx *c, const char *key, struct str v)
              (int)(v.n > QUOTE_MAX ? QUOTE_MAX : v.n), v.p ? v.p : "",
              v.n > QUOTE_MAX ? "..." : "");
     return -EINVAL;
-}
-
-/* Decimal without sign; -1 if not one or above max. */
-static long num(struct str s, long max)
-{
-    long x = 0;
-    if (!s.n || s.n > 12)
-        return -1;
-    for (size_t i = 0; i < s.n; i++) {
-        if (s.p[i] < '0' || s.p[i] > '9')
-            return -1;
-        x = x * 10 + (s.p[i] - '0');
-    }
-    return x > max ? -1 : x;
-}
-
-/* Proxmox booleans; -1 if not one. */
-static int boolean(struct str s)
-{
-    static const char *const t[] = {"1", "on", "yes", "true"}, *const f[] = {"0", "off", "no",
-                                                                             "false"};
-    if (lookup(t, N(t), s) >= 0)
-        return 1;
-    return lookup(f, N(f), s) >= 0 ? 0 : -1;
-}
-
-/* Next ','-separated field of a property string: name (empty if bare) and value. */
-static int next_field(struct str *rest, struct str *name, struct str *val)
-{
-    if (!rest->p || !rest->n)
-        return 0;
-    const char *end = memchr(rest->p, ',', rest->n);
-    size_t fl = end ? (size_t)(end - rest->p) : rest->n;
-    const char *eqs = memchr(rest->p, '=', fl);
-    *name = (struct str){rest->p, eqs ? (size_t)(eqs - rest->p) : 0};
-    *val = eqs ? (struct str){eqs + 1, fl - name->n - 1} : (struct str){rest->p, fl};
-    rest->p += fl + (end ? 1 : 0);
-    rest->n -= fl + (end ? 1 : 0);
-    if (!end)
-        rest->p = NULL;
-    return 1;
-}
-
-/* The value of sub-key k in a property string, or {NULL, 0}. */
-static struct str field(struct str v, const char *k)
-{
-    struct str name, val;
-    while (next_field(&v, &name, &val))
-        if (eq(name, k))
-            return val;
-    return (struct str){NULL, 0};
-}
-
-/* A property string's main value: its bare first field or sub-key k. */
-static struct str main_field(struct str v, const char *k)
-{
-    struct str name, val, r = field(v, k);
-    if (!r.p && next_field(&v, &name, &val) && !name.n)
-        r = val;
-    return r;
-}
-
-/* Index of "<prefix><digits>" keys (no leading zeros), or -1. */
-static int key_index(struct str key, const char *prefix, int max)
-{
-    size_t pl = strlen(prefix);
-    if (key.n <= pl || memcmp(key.p, prefix, pl) != 0 || (key.n > pl + 1 && key.p[pl] == '0'))
-        return -1;
-    long i = num((struct str){key.p + pl, key.n - pl}, 999);
-    return i < max ? (int)i : -1;
-}
-
-/* s matches pat, where 'x' stands for a hex digit ("xx:xx" etc.) */
-static int hexpat(struct str s, const char *pat)
-{
-    if (s.n != strlen(pat))
-        return 0;
-    for (size_t i = 0; i < s.n; i++) {
-        char ch = s.p[i];
-        int hex = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
-        if (pat[i] == 'x' ? !hex : ch != pat[i])
-            return 0;
-    }
-    return 1;
-}
-
-/* libvirt's disk naming: 0 -> a, 25 -> z, 26 -> aa. */
-static void target_name(char *out, size_t len, const char *prefix, int idx)
-{
-    char rev[8];
-    int n = 0;
-    for (; idx >= 0 && n < (int)sizeof(rev); idx = idx / 26 - 1)
-        rev[n++] = (char)('a' + idx % 26);
-    size_t o = (size_t)snprintf(out, len, "%s", prefix);
-    while (n > 0 && o + 1 < len)
-        out[o++] = rev[--n];
-    out[o < len ? o : len - 1] = '\0';
-}
-
-/* ---- output ------------------------------------------------------------- */
-
-static void put(struct pv_buf *b, const char *s)
-{
-    pv_buf_add(b, s, strlen(s));
-}
-
-/* XML-escapes text; drops characters XML 1.0 cannot carry, '?' for broken UTF-8. */
-static void esc(struct pv_buf *b, const char *p, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        unsigned char ch = (unsigned char)p[i];
-        static const char special[] = "&<>'\"";
-        static const char *const ents[] = {"&amp;", "&lt;", "&gt;", "&apos;", "&quot;"};
-        const char *hit = ch ? strchr(special, ch) : NULL;
-        const char *e = hit ? ents[hit - special] : NULL;
-        size_t l = 1;
-        if (e)
-            put(b, e);
-        else if (ch < 0x20 && ch != '\t' && ch != '\n')
-            ; /* not representable in XML 1.0 */
-        else if (ch < 0x80)
-            pv_buf_add(b, p + i, 1);
-        else if ((l = pv_utf8_len((const unsigned char *)p + i, n - i)) > 0)
-            pv_buf_add(b, p + i, l);
-        else
-            l = 1, put(b, "?");
-        i += l;
-    }
-}
-
-static void attr(struct pv_buf *b, const char *name, struct str v)
-{
-    pv_buf_printf(b, " %s='", name);
-    esc(b, v.p, v.n);
-    put(b, "'");
-}
-
-/* "<tag name='v'/>" where open is the indented "<tag" */
-static void leaf(struct pv_buf *b, const char *open, const char *name, struct str v)
-{
-    put(b, open);
-    attr(b, name, v);
-    put(b, "/>\n");
-}
-
-static struct str sz(const char *s)
-{
-    return (struct str){s, s ? strlen(s) : 0};
-}
-
-static void elem(struct pv_buf *b, const char *indent, const char *tag, struct str v)
-{
-    pv_buf_printf(b, "%s<%s>", indent, tag);
-    esc(b, v.p, v.n);
-    pv_buf_printf(b, "</%s>\n", tag);
 }
 
 /* ---- config gathering --------------------------------------------------- */
@@ -292,7 +119,7 @@ static int gather(const char *cfg, size_t len, struct str *kv, struct dev *devs)
             val.p++, val.n--;
         while (val.n && (val.p[val.n - 1] == ' ' || val.p[val.n - 1] == '\r'))
             val.n--;
-        int k = lookup(keys, K_COUNT, key);
+        int k = qx_lookup(keys, K_COUNT, key);
         if (k >= 0) {
             kv[k] = val;
             continue;
@@ -300,9 +127,9 @@ static int gather(const char *cfg, size_t len, struct str *kv, struct dev *devs)
         const struct bus *bus = NULL;
         int idx = -1;
         for (size_t i = 0; i < N(buses) && idx < 0; i++)
-            if ((idx = key_index(key, buses[i].key, buses[i].max)) >= 0)
+            if ((idx = qx_key_index(key, buses[i].key, buses[i].max)) >= 0)
                 bus = &buses[i];
-        if (idx < 0 && (idx = key_index(key, net_bus.key, net_bus.max)) >= 0)
+        if (idx < 0 && (idx = qx_key_index(key, net_bus.key, net_bus.max)) >= 0)
             bus = &net_bus;
         if (!bus || nd >= MAXDEV)
             continue;
@@ -320,29 +147,29 @@ static int parse_drive(struct ctx *c, struct dev *d)
 {
     struct str rest = d->val, name, val;
     int first = 1;
-    while (next_field(&rest, &name, &val)) {
+    while (qx_next_field(&rest, &name, &val)) {
         /* -2: no boolean option seen; -1: a boolean option with a bad value */
         // cppcheck-suppress unreadVariable
         int b = -2;
-        if ((!name.n && first) || eq(name, "file") || eq(name, "volume"))
+        if ((!name.n && first) || qx_eq(name, "file") || qx_eq(name, "volume"))
             d->vol = val;
         else if (!name.n)
             return bad(c, d->key, val);
-        else if (eq(name, "media") && (eq(val, "cdrom") || eq(val, "disk")))
-            d->cdrom = eq(val, "cdrom");
-        else if (eq(name, "cache") && lookup(caches, N(caches), val) >= 0)
+        else if (qx_eq(name, "media") && (qx_eq(val, "cdrom") || qx_eq(val, "disk")))
+            d->cdrom = qx_eq(val, "cdrom");
+        else if (qx_eq(name, "cache") && qx_lookup(caches, N(caches), val) >= 0)
             d->cache = val;
-        else if (eq(name, "discard") && (eq(val, "on") || eq(val, "ignore")))
-            d->discard = eq(val, "on");
-        else if (eq(name, "format"))
+        else if (qx_eq(name, "discard") && (qx_eq(val, "on") || qx_eq(val, "ignore")))
+            d->discard = qx_eq(val, "on");
+        else if (qx_eq(name, "format"))
             d->format = val;
-        else if (eq(name, "ssd") && (b = boolean(val)) >= 0)
+        else if (qx_eq(name, "ssd") && (b = qx_boolean(val)) >= 0)
             d->ssd = b;
-        else if (eq(name, "ro") && (b = boolean(val)) >= 0)
+        else if (qx_eq(name, "ro") && (b = qx_boolean(val)) >= 0)
             d->ro = b;
-        else if (eq(name, "iothread") && (b = boolean(val)) >= 0)
+        else if (qx_eq(name, "iothread") && (b = qx_boolean(val)) >= 0)
             d->want_io = b;
-        else if (eq(name, "media") || eq(name, "cache") || eq(name, "discard") || b == -1)
+        else if (qx_eq(name, "media") || qx_eq(name, "cache") || qx_eq(name, "discard") || b == -1)
             return bad(c, d->key, d->val);
         first = 0; /* size, backup, aio, throttling...: not libvirt's business here */
     }
@@ -353,34 +180,34 @@ static int parse_drive(struct ctx *c, struct dev *d)
         return -EINVAL;
     }
     /* a hard disk without a volume has nothing to attach; an empty cdrom drive stays */
-    d->present = d->cdrom || !eq(d->vol, "none");
+    d->present = d->cdrom || !qx_eq(d->vol, "none");
     return 0;
 }
 
 static int parse_nic(struct ctx *c, struct dev *d)
 {
     struct str rest = d->val, name, val;
-    while (next_field(&rest, &name, &val)) {
+    while (qx_next_field(&rest, &name, &val)) {
         /* "virtio" alone: the model, MAC generated; or "model=virtio" */
-        if ((!name.n || eq(name, "model")) && lookup(nicmodels, N(nicmodels), val) >= 0)
+        if ((!name.n || qx_eq(name, "model")) && qx_lookup(nicmodels, N(nicmodels), val) >= 0)
             d->model = val;
-        else if (lookup(nicmodels, N(nicmodels), name) >= 0)
+        else if (qx_lookup(nicmodels, N(nicmodels), name) >= 0)
             d->model = name, d->mac = val;
-        else if (eq(name, "macaddr"))
+        else if (qx_eq(name, "macaddr"))
             d->mac = val;
-        else if (eq(name, "bridge"))
+        else if (qx_eq(name, "bridge"))
             d->bridge = val;
-        else if (eq(name, "tag") && num(val, 4094) > 0)
+        else if (qx_eq(name, "tag") && qx_num(val, 4094) > 0)
             d->tag = val;
-        else if (eq(name, "link_down") && boolean(val) >= 0)
-            d->link_down = boolean(val);
-        else if (!name.n || eq(name, "model") || eq(name, "tag") || eq(name, "link_down"))
+        else if (qx_eq(name, "link_down") && qx_boolean(val) >= 0)
+            d->link_down = qx_boolean(val);
+        else if (!name.n || qx_eq(name, "model") || qx_eq(name, "tag") || qx_eq(name, "link_down"))
             return bad(c, d->key, d->val);
     }
-    if (d->mac.n && !hexpat(d->mac, "xx:xx:xx:xx:xx:xx"))
+    if (d->mac.n && !qx_hexpat(d->mac, "xx:xx:xx:xx:xx:xx"))
         return bad(c, d->key, d->val);
     if (!d->model.n)
-        d->model = sz("virtio");
+        d->model = qx_sz("virtio");
     if (d->bridge.n && c->o->bridge) {
         char br[64], e2[256] = "";
         int rc;
@@ -395,7 +222,7 @@ static int parse_nic(struct ctx *c, struct dev *d)
 static struct dev *find_dev(struct dev *devs, int nd, struct str key)
 {
     for (int i = 0; i < nd; i++)
-        if (eq(key, devs[i].key))
+        if (qx_eq(key, devs[i].key))
             return &devs[i];
     return NULL;
 }
@@ -406,11 +233,11 @@ static int parse_boot(struct ctx *c, struct str v, struct dev *devs, int nd, con
     struct str order = {NULL, 0}, letters = {NULL, 0}, name, val, rest = v;
     int nl = 0;
     if (!v.p)
-        letters = sz("cdn"); /* Proxmox's default */
-    while (next_field(&rest, &name, &val)) {
-        if (eq(name, "order"))
+        letters = qx_sz("cdn"); /* Proxmox's default */
+    while (qx_next_field(&rest, &name, &val)) {
+        if (qx_eq(name, "order"))
             order = val;
-        else if (!name.n || eq(name, "legacy"))
+        else if (!name.n || qx_eq(name, "legacy"))
             letters = val;
         else
             return bad(c, "boot", v);
@@ -475,7 +302,7 @@ static int parse_args(struct ctx *c, struct str v, char **buf, struct str *kio)
         if (want >= 0)
             kio[want] = tok, want = -1;
         else
-            want = lookup(opts, N(opts), tok);
+            want = qx_lookup(opts, N(opts), tok);
     }
     if (want >= 0) {
         snprintf(c->err, c->errlen, "args: %s needs a value", opts[want]);
@@ -552,11 +379,11 @@ static void rbd_hosts(struct pv_buf *b, const char *p)
         }
         if (!a.n)
             continue;
-        put(b, "        <host");
-        attr(b, "name", a);
-        if (num(port, 65535) > 0)
-            attr(b, "port", port);
-        put(b, "/>\n");
+        qx_put(b, "        <host");
+        qx_attr(b, "name", a);
+        if (qx_num(port, 65535) > 0)
+            qx_attr(b, "port", port);
+        qx_put(b, "/>\n");
     }
 }
 
@@ -565,7 +392,7 @@ static int emit_drive(struct ctx *c, const struct dev *d)
     struct pv_buf *b = c->b;
     struct qemu_disk disk;
     char volid[1024], tgt[16];
-    int none = eq(d->vol, "none"), hostcd = eq(d->vol, "cdrom");
+    int none = qx_eq(d->vol, "none"), hostcd = qx_eq(d->vol, "cdrom");
 
     memset(&disk, 0, sizeof(disk));
     if (!none && !hostcd) {
@@ -592,22 +419,25 @@ static int emit_drive(struct ctx *c, const struct dev *d)
     const char *type = rbd ? "network" : block ? "block" : "file";
 
     pv_buf_printf(b, "    <disk type='%s' device='%s'>\n", type, d->cdrom ? "cdrom" : "disk");
-    put(b, "      <driver name='qemu'");
-    attr(b, "type", d->format.n ? d->format : disk.format[0] ? sz(disk.format) : sz("raw"));
+    qx_put(b, "      <driver name='qemu'");
+    qx_attr(b, "type",
+            d->format.n      ? d->format
+            : disk.format[0] ? qx_sz(disk.format)
+                             : qx_sz("raw"));
     if (d->cache.n)
-        attr(b, "cache", d->cache);
+        qx_attr(b, "cache", d->cache);
     if (d->discard)
-        put(b, " discard='unmap'");
+        qx_put(b, " discard='unmap'");
     if (d->iothread && !strcmp(d->bus->key, "virtio")) /* scsi: on the controller */
         pv_buf_printf(b, " iothread='%d'", d->iothread);
-    put(b, "/>\n");
+    qx_put(b, "/>\n");
     if (rbd) {
-        put(b, "      <source protocol='rbd'");
-        attr(b, "name", sz(disk.path));
-        put(b, ">\n");
+        qx_put(b, "      <source protocol='rbd'");
+        qx_attr(b, "name", qx_sz(disk.path));
+        qx_put(b, ">\n");
         rbd_hosts(b, disk.monhost);
         if (disk.conf[0])
-            leaf(b, "        <config", "file", sz(disk.conf));
+            qx_leaf(b, "        <config", "file", qx_sz(disk.conf));
         /* cephx with an explicit key: libvirt hands it to QEMU from a secret object */
         if (disk.key[0]) {
             char uuid[64];
@@ -621,27 +451,27 @@ static int emit_drive(struct ctx *c, const struct dev *d)
             if ((r = c->o->secret(c->o->secret_arg, disk.user[0] ? disk.user : "admin", disk.key,
                                   uuid, sizeof(uuid), c->err, c->errlen)))
                 return r;
-            put(b, "        <auth");
-            attr(b, "username", sz(disk.user[0] ? disk.user : "admin"));
-            put(b, ">\n          <secret type='ceph'");
-            attr(b, "uuid", sz(uuid));
-            put(b, "/>\n        </auth>\n");
+            qx_put(b, "        <auth");
+            qx_attr(b, "username", qx_sz(disk.user[0] ? disk.user : "admin"));
+            qx_put(b, ">\n          <secret type='ceph'");
+            qx_attr(b, "uuid", qx_sz(uuid));
+            qx_put(b, "/>\n        </auth>\n");
         }
-        put(b, "      </source>\n");
+        qx_put(b, "      </source>\n");
     } else if (!none) {
-        leaf(b, "      <source", block ? "dev" : "file", sz(disk.path));
+        qx_leaf(b, "      <source", block ? "dev" : "file", qx_sz(disk.path));
     }
     const struct bus *bus = d->bus;
     int ide_q35 = c->q35 && !strcmp(bus->key, "ide"); /* q35 has no IDE: its AHCI ports */
-    target_name(tgt, sizeof(tgt), bus->dev, bus->base + d->idx);
-    put(b, "      <target");
-    attr(b, "dev", sz(tgt));
-    attr(b, "bus", sz(ide_q35 ? "sata" : bus->bus));
+    qx_target_name(tgt, sizeof(tgt), bus->dev, bus->base + d->idx);
+    qx_put(b, "      <target");
+    qx_attr(b, "dev", qx_sz(tgt));
+    qx_attr(b, "bus", qx_sz(ide_q35 ? "sata" : bus->bus));
     if (d->ssd && strcmp(bus->key, "virtio") != 0)
-        put(b, " rotation_rate='1'");
-    put(b, "/>\n");
+        qx_put(b, " rotation_rate='1'");
+    qx_put(b, "/>\n");
     if (d->ro || d->cdrom)
-        put(b, "      <readonly/>\n");
+        qx_put(b, "      <readonly/>\n");
     if (d->boot)
         pv_buf_printf(b, "      <boot order='%d'/>\n", d->boot);
     /* explicit drive addresses: libvirt would derive them from the target name, and
@@ -653,7 +483,7 @@ static int emit_drive(struct ctx *c, const struct dev *d)
                       "unit='%d'/>\n",
                       scsi ? d->ctl : c->q35 && sata, scsi ? d->target : 0,
                       scsi ? d->unit : d->idx);
-    put(b, "    </disk>\n");
+    qx_put(b, "    </disk>\n");
     return 0;
 }
 
@@ -663,19 +493,19 @@ static void emit_nic(struct ctx *c, const struct dev *d)
     /* no bridge: Proxmox would leave the NIC unconnected; user-mode NAT is closest */
     pv_buf_printf(b, "    <interface type='%s'>\n", d->bridge.n ? "bridge" : "user");
     if (d->mac.n)
-        leaf(b, "      <mac", "address", d->mac);
+        qx_leaf(b, "      <mac", "address", d->mac);
     if (d->bridge.n) {
-        leaf(b, "      <source", "bridge", d->bridge);
+        qx_leaf(b, "      <source", "bridge", d->bridge);
         if (d->tag.n) /* needs OVS or a VLAN-aware bridge at start time */
             pv_buf_printf(b, "      <vlan>\n        <tag id='%ld'/>\n      </vlan>\n",
-                          num(d->tag, 4094));
+                          qx_num(d->tag, 4094));
     }
-    leaf(b, "      <model", "type", d->model);
+    qx_leaf(b, "      <model", "type", d->model);
     if (d->link_down)
-        put(b, "      <link state='down'/>\n");
+        qx_put(b, "      <link state='down'/>\n");
     if (d->boot)
         pv_buf_printf(b, "      <boot order='%d'/>\n", d->boot);
-    put(b, "    </interface>\n");
+    qx_put(b, "    </interface>\n");
 }
 
 /* ---- the domain --------------------------------------------------------- */
@@ -698,8 +528,8 @@ static int build(struct ctx *c, const char *config, size_t len)
 
     /* scalars; Proxmox defaults: 512 MiB, 1 socket, 1 core */
     struct str mem = kv[K_MEMORY];
-    if (mem.p && field(mem, "current").p)
-        mem = field(mem, "current");
+    if (mem.p && qx_field(mem, "current").p)
+        mem = qx_field(mem, "current");
     else if (mem.p && memchr(mem.p, ',', mem.n)) /* "1024,..." */
         mem.n = (size_t)((const char *)memchr(mem.p, ',', mem.n) - mem.p);
     static const struct {
@@ -713,38 +543,38 @@ static int build(struct ctx *c, const char *config, size_t len)
     long iv[K_COUNT] = {0};
     for (size_t i = 0; i < N(ints); i++) {
         struct str v = ints[i].k == K_MEMORY ? mem : kv[ints[i].k];
-        iv[ints[i].k] = v.p ? num(v, ints[i].max) : ints[i].def;
+        iv[ints[i].k] = v.p ? qx_num(v, ints[i].max) : ints[i].def;
         if (iv[ints[i].k] < ints[i].min)
             return bad(c, keys[ints[i].k], kv[ints[i].k]);
     }
     long memory = iv[K_MEMORY], sockets = iv[K_SOCKETS], cores = iv[K_CORES];
     long vcpus = iv[K_VCPUS], balloon = iv[K_BALLOON];
-    int kvm = kv[K_KVM].p ? boolean(kv[K_KVM]) : 1;
+    int kvm = kv[K_KVM].p ? qx_boolean(kv[K_KVM]) : 1;
     if (kvm < 0)
         return bad(c, "kvm", kv[K_KVM]);
     kvm = kvm && o->kvm;
 
-    struct str cpu = main_field(kv[K_CPU], "cputype");   /* "[cputype=]host,flags=..." */
-    struct str mach = main_field(kv[K_MACHINE], "type"); /* "[type=]pc-q35-8.1+pve0,..." */
+    struct str cpu = qx_main_field(kv[K_CPU], "cputype");   /* "[cputype=]host,flags=..." */
+    struct str mach = qx_main_field(kv[K_MACHINE], "type"); /* "[type=]pc-q35-8.1+pve0,..." */
     c->q35 =
         mach.n >= 3 && (!memcmp(mach.p, "q35", 3) || (mach.n >= 6 && !memcmp(mach.p, "pc-q35", 6)));
-    int efi = eq(kv[K_BIOS], "ovmf");
-    if (kv[K_BIOS].p && !efi && !eq(kv[K_BIOS], "seabios"))
+    int efi = qx_eq(kv[K_BIOS], "ovmf");
+    if (kv[K_BIOS].p && !efi && !qx_eq(kv[K_BIOS], "seabios"))
         return bad(c, "bios", kv[K_BIOS]);
 
     c->hw = &scsihws[0];
     if (kv[K_SCSIHW].p) {
         size_t i = 0;
-        while (i < N(scsihws) && !eq(kv[K_SCSIHW], scsihws[i].name))
+        while (i < N(scsihws) && !qx_eq(kv[K_SCSIHW], scsihws[i].name))
             i++;
         if (i == N(scsihws))
             return bad(c, "scsihw", kv[K_SCSIHW]);
         c->hw = &scsihws[i];
     }
 
-    struct str uuid = o->uuid ? sz(o->uuid) : (struct str){NULL, 0};
-    if (!uuid.p && kv[K_SMBIOS1].p && (uuid = field(kv[K_SMBIOS1], "uuid")).p &&
-        !hexpat(uuid, "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"))
+    struct str uuid = o->uuid ? qx_sz(o->uuid) : (struct str){NULL, 0};
+    if (!uuid.p && kv[K_SMBIOS1].p && (uuid = qx_field(kv[K_SMBIOS1], "uuid")).p &&
+        !qx_hexpat(uuid, "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"))
         return bad(c, "smbios1", kv[K_SMBIOS1]);
 
     /* devices: parse all before any output, so a bad value fails cleanly */
@@ -766,11 +596,11 @@ static int build(struct ctx *c, const char *config, size_t len)
         goto out;
 
     pv_buf_printf(b, "<domain type='%s'>\n", kvm ? "kvm" : "qemu");
-    elem(b, "  ", "name", sz(o->name));
+    qx_elem(b, "  ", "name", qx_sz(o->name));
     if (uuid.p)
-        elem(b, "  ", "uuid", uuid);
+        qx_elem(b, "  ", "uuid", uuid);
     if (kv[K_NAME].n)
-        elem(b, "  ", "title", kv[K_NAME]);
+        qx_elem(b, "  ", "title", kv[K_NAME]);
     pv_buf_printf(b, "  <memory unit='MiB'>%ld</memory>\n", memory);
     pv_buf_printf(b, "  <currentMemory unit='MiB'>%ld</currentMemory>\n", memory);
     long maxcpu = sockets * cores;
@@ -786,23 +616,23 @@ static int build(struct ctx *c, const char *config, size_t len)
     static const char *const kio_tags[] = {"kernel", "initrd", "cmdline"};
     for (size_t i = 0; i < N(kio_tags); i++)
         if (kio[i].p)
-            elem(b, "    ", kio_tags[i], kio[i]);
+            qx_elem(b, "    ", kio_tags[i], kio[i]);
     for (size_t i = 0; i < N(legacy) && legacy[i]; i++)
         pv_buf_printf(b, "    <boot dev='%s'/>\n", legacy[i]);
-    put(b, "  </os>\n");
-    put(b, "  <features>\n    <acpi/>\n    <apic/>\n  </features>\n");
+    qx_put(b, "  </os>\n");
+    qx_put(b, "  <features>\n    <acpi/>\n    <apic/>\n  </features>\n");
     /* host-passthrough needs KVM; other models keep QEMU's default CPU */
-    pv_buf_printf(b, "  <cpu%s>\n", kvm && eq(cpu, "host") ? " mode='host-passthrough'" : "");
+    pv_buf_printf(b, "  <cpu%s>\n", kvm && qx_eq(cpu, "host") ? " mode='host-passthrough'" : "");
     pv_buf_printf(b, "    <topology sockets='%ld' dies='1' cores='%ld' threads='1'/>\n", sockets,
                   cores);
-    put(b, "  </cpu>\n");
+    qx_put(b, "  </cpu>\n");
     /* Windows keeps its RTC in local time (Proxmox does the same) */
     pv_buf_printf(b, "  <clock offset='%s'/>\n",
                   kv[K_OSTYPE].n && kv[K_OSTYPE].p[0] == 'w' ? "localtime" : "utc");
-    put(b, "  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>restart</on_reboot>\n"
-           "  <on_crash>destroy</on_crash>\n");
+    qx_put(b, "  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>restart</on_reboot>\n"
+              "  <on_crash>destroy</on_crash>\n");
 
-    put(b, "  <devices>\n");
+    qx_put(b, "  <devices>\n");
     for (int i = 0; i < nd; i++)
         if (devs[i].bus != &net_bus && devs[i].present && (rc = emit_drive(c, &devs[i])) < 0)
             goto out;
@@ -817,25 +647,26 @@ static int build(struct ctx *c, const char *config, size_t len)
         if (io)
             pv_buf_printf(b, ">\n      <driver iothread='%d'/>\n    </controller>\n", io);
         else
-            put(b, "/>\n");
+            qx_put(b, "/>\n");
     }
     for (int i = 0; i < nd; i++)
         if (devs[i].bus == &net_bus)
             emit_nic(c, &devs[i]);
     /* one serial port (serial0: socket maps here too): a log file, or a pty */
     if (o->serial_log) {
-        put(b, "    <serial type='file'>\n      <source");
-        attr(b, "path", sz(o->serial_log));
+        qx_put(b, "    <serial type='file'>\n      <source");
+        qx_attr(b, "path", qx_sz(o->serial_log));
         /* appended, so a guest's console history survives restarts, as a log should */
-        put(b, " append='on'/>\n      <target port='0'/>\n    </serial>\n");
+        qx_put(b, " append='on'/>\n      <target port='0'/>\n    </serial>\n");
     } else {
-        put(b, "    <serial type='pty'>\n      <target port='0'/>\n    </serial>\n");
+        qx_put(b, "    <serial type='pty'>\n      <target port='0'/>\n    </serial>\n");
     }
     if (balloon == 0)
-        put(b, "    <memballoon model='none'/>\n");
+        qx_put(b, "    <memballoon model='none'/>\n");
     else /* stats give the guest's real memory use */
-        put(b, "    <memballoon model='virtio'>\n      <stats period='2'/>\n    </memballoon>\n");
-    put(b, "  </devices>\n</domain>\n");
+        qx_put(b,
+               "    <memballoon model='virtio'>\n      <stats period='2'/>\n    </memballoon>\n");
+    qx_put(b, "  </devices>\n</domain>\n");
 out:
     free(argbuf);
     return rc;
