@@ -11,12 +11,15 @@ this session started, so a test stuck inside a FUSE request gets ENOTCONN instea
 """
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import pvefslib  # noqa: E402
 from pvefslib import Pvefs, make_base, remove_base  # noqa: E402
+
+MKTEMPLATE = Path(__file__).resolve().parents[2] / "tools" / "pvefs-mktemplate"
 
 DEFAULT_BUDGET = 60
 
@@ -126,3 +129,12 @@ def helper_bin(tmp_path_factory):
         if err:
             bins[src.stem + ".error"] = err
     return bins
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """A busybox container template (vztmpl), made by tools/pvefs-mktemplate."""
+    out = tmp_path_factory.mktemp("tmpl") / "busybox.tar.gz"
+    p = pvefslib.run([str(MKTEMPLATE), "busybox", str(out)], timeout=120)
+    assert p.returncode == 0, p.stderr
+    return out

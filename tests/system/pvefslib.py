@@ -182,6 +182,29 @@ def write_ok(path, data):
     assert e == 0, "writing %s failed: %s (%s)" % (path, errno.errorcode.get(e, e), r)
 
 
+
+def wait_for(fn, timeout=10.0, what="condition", interval=0.1):
+    """Calls fn() until it returns something true, and returns that; AssertionError after
+    timeout seconds."""
+    end = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, v))
+        time.sleep(interval)
+
+
+def fields(text):
+    """'key: value' lines as a dict."""
+    return dict(l.split(": ", 1) for l in text.splitlines() if ": " in l)
+
+
+def have_lxc():
+    return os.path.exists("/usr/share/lxc") or os.path.exists("/usr/lib/x86_64-linux-gnu/liblxc.so.1")
+
+
 def ename(e):
     return errno.errorcode.get(e, str(e)) if e else "OK"
 

@@ -10,23 +10,7 @@ from pathlib import Path
 import pytest
 
 from cephlib import Ceph
-from pvefslib import NODE, read_text, run, try_write, write_ok
-
-
-def wait_for(fn, timeout=15.0, what="condition"):
-    end = time.monotonic() + timeout
-    last = None
-    while True:
-        last = fn()
-        if last:
-            return last
-        if time.monotonic() > end:
-            raise AssertionError("timed out waiting for %s" % what)
-        time.sleep(0.2)
-
-
-def fields(text):
-    return dict(l.split(": ", 1) for l in text.splitlines() if ": " in l)
+from pvefslib import NODE, read_text, run, try_write, write_ok, wait_for, fields
 
 
 def ctl(path, cmd):

@@ -8,30 +8,13 @@ through PVEFS_HA_* in its environment, in a network namespace of its own with vm
 import errno
 import os
 import time
-from pathlib import Path
 
 import pytest
 
-from pvefslib import Pvefs, kill_guest_pid, make_base, read_text, remove_base, run, try_write, write_errno, write_ok
+from pvefslib import Pvefs, kill_guest_pid, make_base, read_text, remove_base, run, try_write, write_errno, write_ok, wait_for, fields, have_lxc
 
-ROOT = Path(__file__).resolve().parents[2]
 HA_ENV = {"PVEFS_HA_ROUND": "1", "PVEFS_HA_LEASE": "6", "PVEFS_HA_FENCE": "3",
           "PVEFS_HA_MARGIN": "1"}
-
-
-def fields(text):
-    return dict(l.split(": ", 1) for l in text.splitlines() if ": " in l)
-
-
-def wait_for(fn, timeout, what):
-    end = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.1)
 
 
 def mkdir_errno(path):
@@ -109,18 +92,6 @@ def test_ha_config_files(idle_ha):
     assert write_errno(try_write(d.p("ha/manager_status"), "master: me\n")) in (errno.EACCES,
                                                                                  errno.EPERM,
                                                                                  errno.EROFS)
-
-
-def have_lxc():
-    return os.path.exists("/usr/share/lxc")
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tmpl") / "busybox.tar.gz"
-    p = run([str(ROOT / "tools" / "pvefs-mktemplate"), "busybox", str(out)], timeout=120)
-    assert p.returncode == 0, p.stderr
-    return out
 
 
 @pytest.fixture

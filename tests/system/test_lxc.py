@@ -10,31 +10,16 @@ import re
 import select
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
 from pvefslib import (NODE, kill_guest_pid, Pvefs, make_base, read_text, remove_base, run, try_write,
-                      write_errno, write_ok)
+                      write_errno, write_ok, wait_for, fields, have_lxc)
 
-ROOT = Path(__file__).resolve().parents[2]
-MKTEMPLATE = ROOT / "tools" / "pvefs-mktemplate"
-
-
-def have_lxc():
-    return os.path.exists("/usr/share/lxc") or os.path.exists("/usr/lib/x86_64-linux-gnu/liblxc.so.1")
 
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not have_lxc(),
                                 reason="needs root and liblxc (apt install lxc)")
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tmpl") / "busybox.tar.gz"
-    p = run([str(MKTEMPLATE), "busybox", str(out)], timeout=120)
-    assert p.returncode == 0, p.stderr
-    return out
 
 
 @pytest.fixture
@@ -70,21 +55,6 @@ def ctnode(request, template):
 
 def ctl(path, cmd):
     return try_write(path, cmd + "\n")["writes"]
-
-
-def wait_for(fn, timeout, what):
-    end = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.1)
-
-
-def fields(text):
-    return dict(l.split(": ", 1) for l in text.splitlines() if ": " in l)
 
 
 class Ct:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from pvefslib import NODE, Pvefs, make_base, read_text, remove_base, run, try_write, write_errno
+from pvefslib import NODE, Pvefs, make_base, read_text, remove_base, run, try_write, write_errno, wait_for, fields
 
 NS = "pvnet-%d" % os.getpid()
 PEER = NS + "-p"
@@ -35,21 +35,6 @@ def ip(*args, ns=NS):
     r = run(["ip", "-n", ns] + list(args))
     assert r.returncode == 0, "ip %s: %s" % (" ".join(args), r.stderr)
     return r.stdout
-
-
-def fields(text):
-    return dict(l.split(": ", 1) for l in text.splitlines() if ": " in l)
-
-
-def wait_for(fn, timeout, what):
-    end = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, v))
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")

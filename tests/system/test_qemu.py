@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pvefslib import NODE, kill_guest_pid, read_text, try_write, write_ok
+from pvefslib import NODE, kill_guest_pid, read_text, try_write, write_ok, wait_for, fields
 
 ROOT = Path(__file__).resolve().parents[2]
 GUEST = ROOT / "build" / "guest"
@@ -24,21 +24,6 @@ def guest():
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, "build-guest.sh failed:\n" + p.stdout[-2000:] + p.stderr[-3000:]
     return GUEST
-
-
-def wait_for(fn, timeout, what):
-    end = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise AssertionError("timed out after %s s waiting for %s" % (timeout, what))
-        time.sleep(0.2)
-
-
-def fields(text):
-    return dict(l.split(": ", 1) for l in text.splitlines() if ": " in l)
 
 
 def ctl(path, cmd):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pvefslib import Pvefs, make_base, read_text, remove_base, run, try_write, write_errno, write_ok
+from pvefslib import Pvefs, make_base, read_text, remove_base, run, try_write, write_errno, write_ok, wait_for
 
 OVS_BINS = ("ovs-vsctl", "ovsdb-server", "ovs-vswitchd", "ovsdb-tool")
 OVS_SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
@@ -24,17 +24,6 @@ def sh(*cmd, env=None):
     p = run(list(cmd), env=env) if env else run(list(cmd))
     assert p.returncode == 0, (cmd, p.stderr)
     return p
-
-
-def wait_for(fn, timeout, what):
-    end = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.1)
 
 
 class Ovs:

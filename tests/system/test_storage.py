@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from pvefslib import NODE, read_text, run, try_write, write_ok
+from pvefslib import NODE, read_text, run, try_write, write_ok, wait_for
 
 
 def qemu_io(path, cmd):
@@ -28,17 +28,6 @@ def dir_storage(d, sid, extra=""):
     os.mkdir(d.p("storage/" + sid))
     write_ok(d.p("storage/%s/config" % sid), "type: dir\npath: %s\ncontent: images,rootdir\n%s" % (root, extra))
     return root
-
-
-def wait_for(fn, timeout=10.0, what="condition"):
-    end = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.1)
 
 
 def ctl(path, cmd):

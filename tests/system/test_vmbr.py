@@ -17,45 +17,15 @@ import itertools
 import json
 import os
 import time
-from pathlib import Path
 
 import pytest
 
-from pvefslib import NODE, Pvefs, make_base, read_text, remove_base, run, try_write, write_errno, write_ok
+from pvefslib import NODE, Pvefs, make_base, read_text, remove_base, run, try_write, write_errno, write_ok, wait_for, fields, have_lxc
 
-ROOT = Path(__file__).resolve().parents[2]
-MKTEMPLATE = ROOT / "tools" / "pvefs-mktemplate"
 SAN_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 _seq = itertools.count()
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
-
-
-def have_lxc():
-    return os.path.exists("/usr/lib/x86_64-linux-gnu/liblxc.so.1") or os.path.exists("/usr/share/lxc")
-
-
-def fields(text):
-    return dict(l.split(": ", 1) for l in text.splitlines() if ": " in l)
-
-
-def wait_for(fn, timeout, what):
-    end = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, v))
-        time.sleep(0.1)
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tmpl") / "busybox.tar.gz"
-    p = run([str(MKTEMPLATE), "busybox", str(out)], timeout=120)
-    assert p.returncode == 0, p.stderr
-    return out
 
 
 @pytest.fixture
