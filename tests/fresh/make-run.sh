@@ -1,0 +1,104 @@
+#!/bin/bash
+# tests/fresh/make-run.sh ROOT NETNS WORK: the `make run` half of tests/fresh/run.sh.
+# Starts `make run` in the prepared root (inside network namespace NETNS), runs the
+# README's example ($PVEFS_FRESH_EXAMPLE, one shell script), checks that every guest the
+# example starts ("echo start > DIR/ctl") reaches running, stops those guests, stops
+# make run's pvefsd by its PID with SIGTERM, and checks that make run ended and /pve is
+# unmounted. Progress goes to stderr; the last line on stdout is the result. Exits
+# non-zero on any failure.
+set -uo pipefail
+ROOT=${1:?usage: make-run.sh ROOT NETNS WORK}
+NETNS=${2:?}
+WORK=${3:?}
+EXAMPLE=${PVEFS_FRESH_EXAMPLE:?the README example}
+MNT=/pve
+PATH_IN=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+say() { echo "[make run] $*" >&2; }
+fail() {
+	echo "$*"
+	exit 1
+}
+inroot() {
+	nsenter --net="$NETNS" chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb PATH=$PATH_IN /bin/sh -c "$*"
+}
+mounted() { findmnt -rn "$ROOT$MNT" >/dev/null; }
+# poll: poll SECONDS CMD... until CMD succeeds
+poll() {
+	local n=$(($1 * 5))
+	shift
+	while [ $n -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.2
+		n=$((n - 1))
+	done
+	return 1
+}
+alive() { [ -d "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+# the descendants of a PID named COMM (ppid chains read from /proc/*/stat)
+find_child() {
+	local top=$1 comm=$2 p pid ppid name
+	declare -A parent=()
+	for p in /proc/[0-9]*/stat; do
+		read -r pid name _ ppid _ <"$p" 2>/dev/null || continue
+		parent[$pid]=$ppid
+		[ "$name" = "($comm)" ] && echo "$pid" >>"$WORK/cand.$$"
+	done
+	[ -f "$WORK/cand.$$" ] || return 1
+	while read -r pid; do
+		p=$pid
+		while [ -n "${parent[$p]:-}" ] && [ "$p" != 1 ] && [ "$p" != 0 ]; do
+			[ "${parent[$p]}" = "$top" ] && { rm -f "$WORK/cand.$$"; echo "$pid"; return 0; }
+			p=${parent[$p]}
+		done
+	done <"$WORK/cand.$$"
+	rm -f "$WORK/cand.$$"
+	return 1
+}
+
+# make run runs in the foreground until SIGTERM; it is started here the way a user types it
+nsenter --net="$NETNS" chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb PATH=$PATH_IN \
+	/bin/sh -c 'cd /root/pvefs && exec make run' >"$WORK/make-run.log" 2>&1 &
+make_pid=$!
+say "make run: pid $make_pid, output in $WORK/make-run.log"
+stop_all() {
+	local p
+	p=$(find_child "$make_pid" pvefsd) && kill -TERM "$p" 2>/dev/null
+	alive "$make_pid" && kill -TERM "$make_pid" 2>/dev/null
+}
+trap 'stop_all' EXIT
+
+# pvefs-defaults (started by make run) defines storage local once the mount is quorate
+poll 120 grep -qs '^path:' "$ROOT$MNT/storage/local/config" ||
+	fail "no storage local on $MNT after 120 s: $(tail -3 "$WORK/make-run.log" | tr '\n' ' ')"
+pvefsd=$(find_child "$make_pid" pvefsd) || fail "make run has no pvefsd child"
+say "pvefsd: pid $pvefsd; /pve has storage local; running the README example:"
+echo "$EXAMPLE" | sed 's/^/    /' >&2
+
+out=$(inroot "set -e; $EXAMPLE" 2>&1)
+rc=$?
+[ $rc -eq 0 ] || { fail "the example failed (rc=$rc): $(echo "$out" | tail -3 | tr '\n' ' ')"; }
+
+guests=$(echo "$EXAMPLE" | sed -n 's/^echo start > *\([^ ]*\)\/ctl *$/\1/p')
+[ -n "$guests" ] || { fail "the example starts no guest (no 'echo start > DIR/ctl')"; }
+states=""
+for g in $guests; do
+	state() { [ "$(cat "$ROOT$g/state" 2>/dev/null)" = "$1" ]; }
+	poll 60 state running || { fail "$g/state is '$(cat "$ROOT$g/state" 2>&1)', not running"; }
+	st=$(grep -E '^(state|pid|ips?):' "$ROOT$g/status" 2>/dev/null | tr '\n' ' ')
+	say "$g: running ($st)"
+	states="$states $g running;"
+done
+for g in $guests; do
+	inroot "echo stop > $g/ctl" || { fail "echo stop > $g/ctl failed"; }
+	poll 60 state stopped || { fail "$g/state is '$(cat "$ROOT$g/state" 2>&1)' after stop"; }
+done
+
+kill -TERM "$pvefsd"
+poll 30 eval '! alive $pvefsd' || { fail "pvefsd (pid $pvefsd) still runs 30 s after SIGTERM"; }
+poll 10 eval '! alive $make_pid' || { fail "make run (pid $make_pid) still runs after pvefsd ended"; }
+wait "$make_pid"
+make_rc=$?
+trap - EXIT
+! mounted || fail "$MNT is still mounted after pvefsd ended"
+[ $make_rc -eq 0 ] || fail "make run exited $make_rc after pvefsd's SIGTERM (a clean stop is 0)"
+echo "example ok:$states stopped again; pvefsd (pid $pvefsd) ended on SIGTERM, make run rc=$make_rc, $MNT unmounted"
