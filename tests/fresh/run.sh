@@ -142,7 +142,7 @@ inroot() {
 # ------------------------------------------------------------------ 3. the clone
 head=$(git -C "$REPO" rev-parse HEAD)
 git -C "$REPO" bundle create "$ROOT/root/pvefs.bundle" HEAD >/dev/null 2>&1 || die "git bundle"
-inroot nonet "git clone -q /root/pvefs.bundle /root/pvefs && rm /root/pvefs.bundle" || die "git clone"
+inroot nonet "git -c advice.detachedHead=false clone -q /root/pvefs.bundle /root/pvefs && rm /root/pvefs.bundle" || die "git clone"
 log "cloned $head ($(git -C "$REPO" log -1 --format=%s "$head" | cut -c1-60))"
 
 # ------------------------------------------------------------------ 4. make check
@@ -151,7 +151,7 @@ t=$SECONDS
 inroot net "cd /root/pvefs && tools/install-deps.sh" || die "install-deps.sh"
 t_deps=$((SECONDS - t))
 log "install-deps took ${t_deps}s; the guest kernel for the QEMU tests (tests/qemu/build-guest.sh)"
-inroot net "cd /root/pvefs && tests/qemu/build-guest.sh build/guest" || die "build-guest.sh"
+inroot net "cd /root/pvefs && tests/qemu/build-guest.sh /root/pvefs/build/guest" || die "build-guest.sh"
 
 log "make check (network namespace with lo only); output in $WORK/check.log"
 t=$SECONDS
