@@ -14,7 +14,14 @@ EXAMPLE=${PVEFS_FRESH_EXAMPLE:?the README example}
 MNT=/pve
 PATH_IN=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 say() { echo "[make run] $*" >&2; }
+# on failure, what pvefsd said (its output and cluster/errors) goes to stderr first
 fail() {
+	{
+		echo "---- make run output (last 25 lines) ----"
+		tail -25 "$WORK/make-run.log"
+		echo "---- $MNT/cluster/errors (last 10) ----"
+		tail -10 "$ROOT$MNT/cluster/errors" 2>&1
+	} | sed 's/^/[make run] /' >&2
 	echo "$*"
 	exit 1
 }

@@ -18,7 +18,8 @@
 #   6. prints a summary: make check's last line, the example's result, the time taken.
 #
 # Downloaded .debs are kept in $PVEFS_FRESH_CACHE/archives (apt's cache only: every
-# package is still installed by install-deps.sh). PVEFS_FRESH_KEEP=1 keeps the root.
+# package is still installed by install-deps.sh). PVEFS_FRESH_KEEP=1 keeps the root and
+# logs; PVEFS_FRESH_SKIP_CHECK=1 leaves make check out (and so fails).
 # Exits non-zero on any failure.
 set -uo pipefail
 if [ -z "${PVEFS_FRESH_NS:-}" ]; then
@@ -117,6 +118,8 @@ printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-lo
 	"$(hostname -s)" >"$ROOT/etc/hosts"
 
 # ------------------------------------------------------------------ 2. mounts
+# a real root is a mount point (tests/run.sh's `unshare --propagation private` needs one)
+mount --bind "$ROOT" "$ROOT" || die "bind of the root onto itself"
 mount --rbind /dev "$ROOT/dev" && mount --rbind /proc "$ROOT/proc" &&
 	mount --rbind /sys "$ROOT/sys" || die "binding /dev, /proc, /sys"
 # /sys/fs/cgroup came with /sys (rbind); LXC needs it
@@ -155,8 +158,13 @@ inroot net "cd /root/pvefs && tests/qemu/build-guest.sh /root/pvefs/build/guest"
 
 log "make check (network namespace with lo only); output in $WORK/check.log"
 t=$SECONDS
-inroot nonet "cd /root/pvefs && make check" 2>&1 | tee "$WORK/check.log"
-check_rc=${PIPESTATUS[0]}
+if [ "${PVEFS_FRESH_SKIP_CHECK:-0}" = 1 ]; then # to work on the make run half only
+	echo "make check skipped (PVEFS_FRESH_SKIP_CHECK=1)" >"$WORK/check.log"
+	check_rc=1
+else
+	inroot nonet "cd /root/pvefs && make check" 2>&1 | tee "$WORK/check.log"
+	check_rc=${PIPESTATUS[0]}
+fi
 t_check=$((SECONDS - t))
 check_last=$(grep -v '^\s*$' "$WORK/check.log" | tail -1)
 log "make check: rc=$check_rc in ${t_check}s: $check_last"
