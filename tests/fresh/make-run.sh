@@ -12,7 +12,6 @@ NETNS=${2:?}
 WORK=${3:?}
 EXAMPLE=${PVEFS_FRESH_EXAMPLE:?the README example}
 MNT=/pve
-PATH_IN=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 say() { echo "[make run] $*" >&2; }
 # on failure, what pvefsd said (its output and cluster/errors) goes to stderr first
 fail() {
@@ -25,9 +24,8 @@ fail() {
 	echo "$*"
 	exit 1
 }
-inroot() {
-	nsenter --net="$NETNS" chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb PATH=$PATH_IN /bin/sh -c "$*"
-}
+HERE=$(cd "$(dirname "$0")" && pwd)
+inroot() { "$HERE/enter.sh" "$ROOT" "$NETNS" "$WORK" "$*"; }
 mounted() { findmnt -rn "$ROOT$MNT" >/dev/null; }
 # poll: poll SECONDS CMD... until CMD succeeds
 poll() {
@@ -63,8 +61,7 @@ find_child() {
 }
 
 # make run runs in the foreground until SIGTERM; it is started here the way a user types it
-nsenter --net="$NETNS" chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb PATH=$PATH_IN \
-	/bin/sh -c 'cd /root/pvefs && exec make run' >"$WORK/make-run.log" 2>&1 &
+inroot 'cd /root/pvefs && exec make run' >"$WORK/make-run.log" 2>&1 &
 make_pid=$!
 say "make run: pid $make_pid, output in $WORK/make-run.log"
 stop_all() {

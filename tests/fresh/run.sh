@@ -32,13 +32,12 @@ REPO=$(git -C "$HERE" rev-parse --show-toplevel) || exit 1
 CACHE=${PVEFS_FRESH_CACHE:-/var/cache/pvefs-fresh}
 SUITE=bookworm
 INCLUDE=make,git
-PATH_IN=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 log() { printf '[fresh %5ds] %s\n' $((SECONDS - T0)) "$*"; }
 die() {
 	log "FAILED: $*"
 	exit 1
 }
-for t in debootstrap unshare nsenter chroot ip findmnt; do
+for t in debootstrap unshare nsenter pivot_root ip findmnt; do
 	command -v $t >/dev/null || die "$t is missing on the host"
 done
 
@@ -61,14 +60,27 @@ WORK=$(mktemp -d /var/tmp/pvefs-fresh.XXXXXX) || die "mktemp"
 ROOT=$WORK/root
 NETNS=$WORK/netns
 
-# Every process whose root is $ROOT was started by this run (inside the chroot); they are
-# stopped by PID, then every mount under $WORK is detached before anything is removed
-# (the binds of /dev and of the archive cache must not be recursed into).
+# Every process started in the root carries PVEFS_FRESH_RUN=$WORK (enter.sh sets it);
+# those, and whatever descends from them (a container's init gets a clean environment),
+# were started by this run. They are stopped by PID, then every mount under $WORK is
+# detached before anything is removed (the binds of /dev and of the .deb cache must not
+# be recursed into).
 in_root_pids() {
-	local p r
+	local p pid ppid
+	declare -A parent=() mine=()
 	for p in /proc/[0-9]*; do
-		r=$(readlink "$p/root" 2>/dev/null) || continue
-		case "$r" in "$ROOT" | "$ROOT"/*) echo "${p#/proc/}" ;; esac
+		pid=${p#/proc/}
+		[ "$pid" = $$ ] && continue
+		ppid=$(awk '{print $4}' "$p/stat" 2>/dev/null) || continue
+		parent[$pid]=$ppid
+		tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qxF "PVEFS_FRESH_RUN=$WORK" && mine[$pid]=1
+	done
+	for pid in "${!parent[@]}"; do
+		p=$pid
+		while [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != 1 ]; do
+			[ -n "${mine[$p]:-}" ] && { echo "$pid"; break; }
+			p=${parent[$p]:-}
+		done
 	done
 }
 cleanup() {
@@ -113,6 +125,8 @@ for f in /etc/apt/apt.conf.d/*; do
 	grep -q '^Acquire::' "$f" 2>/dev/null && ! grep -q 'Invoke' "$f" && cp "$f" "$ROOT/etc/apt/apt.conf.d/"
 done
 cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
+# and what booting it does: systemd-tmpfiles links /etc/mtab (NFS-Ganesha reads it)
+ln -sfn ../proc/self/mounts "$ROOT/etc/mtab"
 hostname -s >"$ROOT/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
 	"$(hostname -s)" >"$ROOT/etc/hosts"
@@ -130,16 +144,11 @@ mount --bind "$CACHE/archives" "$ROOT/var/cache/apt/archives" || die "binding th
 touch "$NETNS" && unshare --net="$NETNS" true && nsenter --net="$NETNS" ip link set lo up ||
 	die "network namespace"
 
-# run CMD in the root as root, with a login's environment; "net" uses the host's network
+# run CMD in the root as root; "net" uses the host's network, "nonet" the run's namespace
 inroot() {
-	local ns=$1
-	shift
-	if [ "$ns" = net ]; then
-		chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb PATH=$PATH_IN /bin/sh -c "$*"
-	else
-		nsenter --net="$NETNS" chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb PATH=$PATH_IN \
-			/bin/sh -c "$*"
-	fi
+	local ns=$NETNS
+	[ "$1" = net ] && ns=host
+	"$HERE/enter.sh" "$ROOT" "$ns" "$WORK" "$2"
 }
 
 # ------------------------------------------------------------------ 3. the clone
@@ -166,7 +175,9 @@ else
 	check_rc=${PIPESTATUS[0]}
 fi
 t_check=$((SECONDS - t))
-check_last=$(grep -v '^\s*$' "$WORK/check.log" | tail -1)
+# run.sh's summary; make adds its own error line after it when tests failed
+check_last=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$WORK/check.log" | tail -1)
+[ -n "$check_last" ] || check_last=$(grep -v '^[[:space:]]*$' "$WORK/check.log" | tail -1)
 log "make check: rc=$check_rc in ${t_check}s: $check_last"
 
 # ------------------------------------------------------------------ 5. make run + README example
