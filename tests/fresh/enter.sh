@@ -1,21 +1,18 @@
 #!/bin/sh
-# tests/fresh/enter.sh ROOT NETNS|host MARK CMD: runs shell command CMD as root in the
-# prepared ROOT (see run.sh), with a login's environment plus PVEFS_FRESH_RUN=MARK (how
-# run.sh finds what it started). NETNS is a network namespace file (nsenter --net), or
-# "host" for the host's network.
+# tests/fresh/enter.sh WORK net|nonet CMD: runs shell command CMD as root in the root that
+# run.sh prepared in WORK, with a login's environment plus PVEFS_FRESH_RUN=WORK (how
+# run.sh finds what it started). "net" keeps the host's network; "nonet" uses the run's
+# network namespace (WORK/netns: only lo).
 #
-# ROOT becomes the real root of a mount namespace of its own (pivot_root), not a chroot:
-# a container's mount namespace is then rooted at the container's rootfs, so lxc-attach
-# enters the container (under a chroot it landed in ROOT's /: the setns root is the
-# namespace's root, not the chroot). Its /proc, /sys, /dev, /run are the mounts run.sh
-# made under ROOT. exec all the way: the PID of this script is CMD's shell's PID.
+# Every call enters the same mount namespace (WORK/mntns), whose real root is the new
+# root (run.sh made it with pivot_root), not a chroot: so make run's /pve is seen by the
+# example's commands, tests/run.sh can unshare a private copy of /, and a container's
+# mount namespace is rooted at its rootfs (under a chroot, lxc-attach landed in the
+# chroot's /, the root of the namespace). exec all the way: this script's PID is CMD's
+# shell's.
 set -eu
-ROOT=$1 NETNS=$2 MARK=$3 CMD=$4
-ENV="HOME=/root TERM=dumb PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin PVEFS_FRESH_RUN=$MARK"
-# (the old root's mount point is per call: calls run side by side)
-INNER='o=.fresh-oldroot.$$ && cd "$1" && mkdir $o && pivot_root . $o && umount -l /$o &&
-{ rmdir /$o || true; } && cd / && exec chroot / /usr/bin/env -i $2 /bin/sh -c "$3"'
-if [ "$NETNS" = host ]; then
-	exec unshare --mount --propagation private /bin/sh -c "$INNER" enter "$ROOT" "$ENV" "$CMD"
-fi
-exec nsenter --net="$NETNS" unshare --mount --propagation private /bin/sh -c "$INNER" enter "$ROOT" "$ENV" "$CMD"
+WORK=$1 NET=$2 CMD=$3
+set -- --mount="$WORK/mntns"
+[ "$NET" = net ] || set -- "$@" --net="$WORK/netns"
+exec nsenter "$@" /usr/bin/env -i HOME=/root TERM=dumb PVEFS_FRESH_RUN="$WORK" \
+	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /bin/sh -c "cd / && $CMD"

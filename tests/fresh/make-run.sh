@@ -1,62 +1,59 @@
 #!/bin/bash
-# tests/fresh/make-run.sh ROOT NETNS WORK: the `make run` half of tests/fresh/run.sh.
-# Starts `make run` in the prepared root (inside network namespace NETNS), runs the
-# README's example ($PVEFS_FRESH_EXAMPLE, one shell script), checks that every guest the
-# example starts ("echo start > DIR/ctl") reaches running, stops those guests, stops
-# make run's pvefsd by its PID with SIGTERM, and checks that make run ended and /pve is
-# unmounted. Progress goes to stderr; the last line on stdout is the result. Exits
-# non-zero on any failure.
+# tests/fresh/make-run.sh WORK: the `make run` half of tests/fresh/run.sh, in the root it
+# prepared in WORK (entered with enter.sh, in the run's network namespace).
+# Starts `make run`, runs the README's example ($PVEFS_FRESH_EXAMPLE, one shell script),
+# checks that every guest the example starts ("echo start > DIR/ctl") reaches running,
+# stops those guests, stops make run's pvefsd by its PID with SIGTERM, and checks that
+# make run ended with 0 and /pve is unmounted. Progress goes to stderr; the last line on
+# stdout is the result. Exits non-zero on any failure.
 set -uo pipefail
-ROOT=${1:?usage: make-run.sh ROOT NETNS WORK}
-NETNS=${2:?}
-WORK=${3:?}
+WORK=${1:?usage: make-run.sh WORK}
 EXAMPLE=${PVEFS_FRESH_EXAMPLE:?the README example}
 MNT=/pve
+HERE=$(cd "$(dirname "$0")" && pwd)
 say() { echo "[make run] $*" >&2; }
+inroot() { "$HERE/enter.sh" "$WORK" nonet "$*"; }
 # on failure, what pvefsd said (its output and cluster/errors) goes to stderr first
 fail() {
 	{
 		echo "---- make run output (last 25 lines) ----"
 		tail -25 "$WORK/make-run.log"
 		echo "---- $MNT/cluster/errors (last 10) ----"
-		tail -10 "$ROOT$MNT/cluster/errors" 2>&1
-	} | sed 's/^/[make run] /' >&2
+		inroot "tail -10 $MNT/cluster/errors" 2>&1
+	} | cut -c1-300 | sed 's/^/[make run] /' >&2
 	echo "$*"
 	exit 1
 }
-HERE=$(cd "$(dirname "$0")" && pwd)
-inroot() { "$HERE/enter.sh" "$ROOT" "$NETNS" "$WORK" "$*"; }
-mounted() { findmnt -rn "$ROOT$MNT" >/dev/null; }
-# poll: poll SECONDS CMD... until CMD succeeds
+mounted() { inroot "findmnt -rn $MNT >/dev/null"; }
+# poll SECONDS CMD...: until CMD succeeds, twice a second
 poll() {
-	local n=$(($1 * 5))
+	local n=$(($1 * 2))
 	shift
 	while [ $n -gt 0 ]; do
 		"$@" && return 0
-		sleep 0.2
+		sleep 0.5
 		n=$((n - 1))
 	done
 	return 1
 }
 alive() { [ -d "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
-# the descendants of a PID named COMM (ppid chains read from /proc/*/stat)
+# the descendant of PID top whose command name is COMM (ppid chains from /proc/*/stat)
 find_child() {
 	local top=$1 comm=$2 p pid ppid name
+	local -a cand=()
 	declare -A parent=()
 	for p in /proc/[0-9]*/stat; do
-		read -r pid name _ ppid _ <"$p" 2>/dev/null || continue
+		read -r pid name _ ppid _ 2>/dev/null <"$p" || continue
 		parent[$pid]=$ppid
-		[ "$name" = "($comm)" ] && echo "$pid" >>"$WORK/cand.$$"
+		[ "$name" = "($comm)" ] && cand+=("$pid")
 	done
-	[ -f "$WORK/cand.$$" ] || return 1
-	while read -r pid; do
+	for pid in "${cand[@]}"; do
 		p=$pid
 		while [ -n "${parent[$p]:-}" ] && [ "$p" != 1 ] && [ "$p" != 0 ]; do
-			[ "${parent[$p]}" = "$top" ] && { rm -f "$WORK/cand.$$"; echo "$pid"; return 0; }
+			[ "${parent[$p]}" = "$top" ] && { echo "$pid"; return 0; }
 			p=${parent[$p]}
 		done
-	done <"$WORK/cand.$$"
-	rm -f "$WORK/cand.$$"
+	done
 	return 1
 }
 
@@ -72,34 +69,33 @@ stop_all() {
 trap 'stop_all' EXIT
 
 # pvefs-defaults (started by make run) defines storage local once the mount is quorate
-poll 120 grep -qs '^path:' "$ROOT$MNT/storage/local/config" ||
-	fail "no storage local on $MNT after 120 s: $(tail -3 "$WORK/make-run.log" | tr '\n' ' ')"
+poll 180 inroot "grep -qs '^path:' $MNT/storage/local/config" ||
+	fail "no storage local on $MNT after 180 s"
 pvefsd=$(find_child "$make_pid" pvefsd) || fail "make run has no pvefsd child"
-say "pvefsd: pid $pvefsd; /pve has storage local; running the README example:"
+say "pvefsd: pid $pvefsd; $MNT has storage local; running the README example:"
 echo "$EXAMPLE" | sed 's/^/    /' >&2
 
 out=$(inroot "set -e; $EXAMPLE" 2>&1)
 rc=$?
-[ $rc -eq 0 ] || { fail "the example failed (rc=$rc): $(echo "$out" | tail -3 | tr '\n' ' ')"; }
+[ $rc -eq 0 ] || fail "the example failed (rc=$rc): $(echo "$out" | tail -3 | tr '\n' ' ')"
 
 guests=$(echo "$EXAMPLE" | sed -n 's/^echo start > *\([^ ]*\)\/ctl *$/\1/p')
-[ -n "$guests" ] || { fail "the example starts no guest (no 'echo start > DIR/ctl')"; }
+[ -n "$guests" ] || fail "the example starts no guest (no 'echo start > DIR/ctl')"
+state_is() { [ "$(inroot "cat $1/state" 2>/dev/null)" = "$2" ]; }
 states=""
 for g in $guests; do
-	state() { [ "$(cat "$ROOT$g/state" 2>/dev/null)" = "$1" ]; }
-	poll 60 state running || { fail "$g/state is '$(cat "$ROOT$g/state" 2>&1)', not running"; }
-	st=$(grep -E '^(state|pid|ips?):' "$ROOT$g/status" 2>/dev/null | tr '\n' ' ')
-	say "$g: running ($st)"
+	poll 60 state_is "$g" running || fail "$g/state is '$(inroot "cat $g/state" 2>&1)', not running"
+	say "$g: running ($(inroot "grep -E '^(state|pid|ips?):' $g/status" | tr '\n' ' '))"
 	states="$states $g running;"
 done
 for g in $guests; do
-	inroot "echo stop > $g/ctl" || { fail "echo stop > $g/ctl failed"; }
-	poll 60 state stopped || { fail "$g/state is '$(cat "$ROOT$g/state" 2>&1)' after stop"; }
+	inroot "echo stop > $g/ctl" || fail "echo stop > $g/ctl failed"
+	poll 60 state_is "$g" stopped || fail "$g/state is '$(inroot "cat $g/state" 2>&1)' after stop"
 done
 
 kill -TERM "$pvefsd"
-poll 30 eval '! alive $pvefsd' || { fail "pvefsd (pid $pvefsd) still runs 30 s after SIGTERM"; }
-poll 10 eval '! alive $make_pid' || { fail "make run (pid $make_pid) still runs after pvefsd ended"; }
+poll 30 eval '! alive $pvefsd' || fail "pvefsd (pid $pvefsd) still runs 30 s after SIGTERM"
+poll 10 eval '! alive $make_pid' || fail "make run (pid $make_pid) still runs after pvefsd ended"
 wait "$make_pid"
 make_rc=$?
 trap - EXIT

@@ -73,7 +73,7 @@ in_root_pids() {
 		[ "$pid" = $$ ] && continue
 		ppid=$(awk '{print $4}' "$p/stat" 2>/dev/null) || continue
 		parent[$pid]=$ppid
-		tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qxF "PVEFS_FRESH_RUN=$WORK" && mine[$pid]=1
+		tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -qxF "PVEFS_FRESH_RUN=$WORK" && mine[$pid]=1
 	done
 	for pid in "${!parent[@]}"; do
 		p=$pid
@@ -94,6 +94,7 @@ cleanup() {
 		sleep 1
 	done
 	[ -n "$(in_root_pids)" ] && log "processes still running in the root: $(in_root_pids | tr '\n' ' ')"
+	umount -l "$WORK/mntns" "$NETNS" 2>/dev/null # the namespaces end with their last process
 	findmnt -rn -o TARGET | grep -F "$WORK/" | sort -r | while read -r m; do
 		umount -l "$m" 2>/dev/null
 	done
@@ -143,13 +144,13 @@ mount -t tmpfs -o mode=755,nosuid,nodev tmpfs "$ROOT/run" || die "tmpfs on /run"
 mount --bind "$CACHE/archives" "$ROOT/var/cache/apt/archives" || die "binding the .deb cache"
 touch "$NETNS" && unshare --net="$NETNS" true && nsenter --net="$NETNS" ip link set lo up ||
 	die "network namespace"
+# the mount namespace every command runs in (enter.sh), with ROOT as its real root
+touch "$WORK/mntns" && unshare --mount="$WORK/mntns" --propagation private /bin/sh -c \
+	'cd "$1" && mkdir .fresh-oldroot && pivot_root . .fresh-oldroot && umount -l /.fresh-oldroot &&
+	rmdir /.fresh-oldroot' pivot "$ROOT" || die "mount namespace rooted at $ROOT"
 
 # run CMD in the root as root; "net" uses the host's network, "nonet" the run's namespace
-inroot() {
-	local ns=$NETNS
-	[ "$1" = net ] && ns=host
-	"$HERE/enter.sh" "$ROOT" "$ns" "$WORK" "$2"
-}
+inroot() { "$HERE/enter.sh" "$WORK" "$1" "$2"; }
 
 # ------------------------------------------------------------------ 3. the clone
 head=$(git -C "$REPO" rev-parse HEAD)
@@ -188,7 +189,7 @@ if [ -z "$example" ]; then
 	run_result="FAILED: README.md has no example block after a 'run by tests/fresh/run.sh' marker"
 else
 	log "make run and the README's example"
-	PVEFS_FRESH_EXAMPLE=$example "$HERE/make-run.sh" "$ROOT" "$NETNS" "$WORK" >"$WORK/run.result"
+	PVEFS_FRESH_EXAMPLE=$example "$HERE/make-run.sh" "$WORK" >"$WORK/run.result"
 	run_rc=$?
 	run_result=$(tail -1 "$WORK/run.result")
 	[ $run_rc -eq 0 ] || run_result="FAILED: $run_result"
