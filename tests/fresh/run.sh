@@ -141,13 +141,15 @@ mount --rbind /dev "$ROOT/dev" && mount --rbind /proc "$ROOT/proc" &&
 findmnt -rn "$ROOT/sys/fs/cgroup" >/dev/null || mount --rbind /sys/fs/cgroup "$ROOT/sys/fs/cgroup" ||
 	die "binding the cgroup tree"
 mount -t tmpfs -o mode=755,nosuid,nodev tmpfs "$ROOT/run" || die "tmpfs on /run"
-mount --bind "$CACHE/archives" "$ROOT/var/cache/apt/archives" || die "binding the .deb cache"
 touch "$NETNS" && unshare --net="$NETNS" true && nsenter --net="$NETNS" ip link set lo up ||
 	die "network namespace"
-# the mount namespace every command runs in (enter.sh), with ROOT as its real root
+# The mount namespace every command runs in (enter.sh), with ROOT as its real root. The
+# .deb cache is bound in there, not here: with that bind in this namespace, binding the
+# new namespace's file fails with EINVAL (seen on this host's kernel).
 touch "$WORK/mntns" && unshare --mount="$WORK/mntns" --propagation private /bin/sh -c \
-	'cd "$1" && mkdir .fresh-oldroot && pivot_root . .fresh-oldroot && umount -l /.fresh-oldroot &&
-	rmdir /.fresh-oldroot' pivot "$ROOT" || die "mount namespace rooted at $ROOT"
+	'mount --bind "$2" "$1/var/cache/apt/archives" && cd "$1" && mkdir .fresh-oldroot &&
+	pivot_root . .fresh-oldroot && umount -l /.fresh-oldroot && rmdir /.fresh-oldroot' \
+	pivot "$ROOT" "$CACHE/archives" || die "mount namespace rooted at $ROOT"
 
 # run CMD in the root as root; "net" uses the host's network, "nonet" the run's namespace
 inroot() { "$HERE/enter.sh" "$WORK" "$1" "$2"; }
