@@ -5,7 +5,9 @@
 #      cloning) through the host's apt mirror; the root is cached in $PVEFS_FRESH_CACHE
 #      (default /var/cache/pvefs-fresh) and every run starts from a pristine copy of it;
 #   2. enters it with the host's /proc, /sys (with the cgroup tree) and /dev (with /dev/pts
-#      and /dev/shm), all mounted in a private mount namespace, so nothing leaks;
+#      and /dev/shm), all mounted in a private mount namespace, so nothing leaks; every
+#      command runs in one mount namespace whose real root is the new root (pivot_root,
+#      see enter.sh), as on a real machine;
 #   3. clones the current HEAD of this repository into it (uncommitted changes are not in);
 #   4. runs `make check` there as root. The package install (tools/install-deps.sh) and the
 #      tests' one download (the guest kernel, tests/qemu/build-guest.sh) use the network
@@ -14,7 +16,7 @@
 #   5. runs `make run` in the background, runs the README's example on it (the indented
 #      block after the "run by tests/fresh/run.sh" marker in README.md), checks that each
 #      guest it starts reaches running, stops them, stops pvefsd by its PID with SIGTERM
-#      and checks that /pve is unmounted;
+#      and checks that make run ended with 0 and /pve is unmounted (make-run.sh);
 #   6. prints a summary: make check's last line, the example's result, the time taken.
 #
 # Downloaded .debs are kept in $PVEFS_FRESH_CACHE/archives (apt's cache only: every
