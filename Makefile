@@ -18,7 +18,7 @@ DAEMON_SRC := $(CORE_SRC) $(FS_SRC) tools/pvefsd.c
 UNIT_SRC := $(CORE_SRC) $(wildcard drivers/stor*.c drivers/ceph*.c drivers/qemu_xml.c drivers/qemu_xml_util.c drivers/lxc_conf.c drivers/sdn_cfg.c) $(wildcard tests/unit/*.c)
 HDRS     := $(wildcard */*.h tests/unit/*.h)
 
-.PHONY: all check unit bench run deps format lint clean durability
+.PHONY: all check unit bench run deps fresh format lint clean durability
 
 all: build/pvefsd
 
@@ -56,6 +56,10 @@ bench: deps build/pvefsd
 run: deps build/pvefsd
 	@tools/pvefs-defaults $(or $(MNT),/pve) & \
 	build/pvefsd -f --local $(if $(NODE),--node $(NODE)) $(if $(DATA),--data $(DATA)) $(or $(MNT),/pve)
+
+# not part of check: proves `make check` and `make run` on a debootstrapped Debian 12 (long)
+fresh:
+	@tests/fresh/run.sh
 
 format:
 	clang-format -i $(wildcard */*.c */*.h tests/unit/*.c tests/unit/*.h)

@@ -137,6 +137,50 @@ static void read_cmap(struct qrm *q)
     q->read_at = mono_ns();
 }
 
+/* A node whose name corosync does not know would still join the store's group and be
+ * counted as a member nobody configured; the HA manager then marks it for fencing. So
+ * the daemon asks before it opens anything. */
+int qrm_check_node(const char *name, int wait_s, char *err, size_t errlen)
+{
+    unsigned idx[QRM_MAX_NODES];
+    char key[CMAP_KEYNAME_MAXLEN + 1], have[1024] = "";
+    size_t ni, used = 0;
+    cmap_handle_t c;
+    cs_error_t e = CS_ERR_LIBRARY;
+    int found = 0;
+
+    for (int i = 0; i <= wait_s * 4; i++) {
+        if ((e = cmap_initialize(&c)) == CS_OK)
+            break;
+        usleep(250000);
+    }
+    if (e != CS_OK) {
+        snprintf(err, errlen, "cannot reach corosync's cmap (error %d): is corosync running?", (int)e);
+        return -ENOTCONN;
+    }
+    ni = node_indices(c, idx, QRM_MAX_NODES);
+    for (size_t i = 0; i < ni && !found; i++) {
+        char nm[64] = "";
+        snprintf(key, sizeof(key), "nodelist.node.%u.name", idx[i]);
+        get_str(c, key, nm, sizeof(nm));
+        if (!nm[0]) { /* corosync falls back to the address as the name */
+            snprintf(key, sizeof(key), "nodelist.node.%u.ring0_addr", idx[i]);
+            get_str(c, key, nm, sizeof(nm));
+        }
+        if (!nm[0])
+            continue;
+        found = strcmp(nm, name) == 0;
+        if (used < sizeof(have))
+            used += (size_t)snprintf(have + used, sizeof(have) - used, "%s%s", used ? " " : "", nm);
+    }
+    cmap_finalize(c);
+    if (found)
+        return 0;
+    snprintf(err, errlen, "node %s is not in corosync's nodelist (it has %s)", name,
+             have[0] ? have : "no nodes");
+    return -ENOENT;
+}
+
 /* Applies a quorum state and membership, and tells the store and the owner. */
 static void update(struct qrm *q, int quorate, const uint32_t *members, size_t n)
 {

@@ -34,6 +34,11 @@ int qrm_open(struct qrm **out, struct store *st, qrm_change_fn fn, void *arg, ch
              size_t errlen);
 void qrm_close(struct qrm *q);
 
+/* 0 when corosync's nodelist (nodelist.node.N.name, else ring0_addr) has a node called
+ * name; else -ENOENT with "node NAME is not in corosync's nodelist (it has A B C)" in err.
+ * Waits up to wait_s seconds for corosync (-ENOTCONN when it never answers). */
+int qrm_check_node(const char *name, int wait_s, char *err, size_t errlen);
+
 int qrm_quorate(struct qrm *q);
 /* Configured nodes (and any member missing from the config), by nodeid. Returns the count. */
 size_t qrm_members(struct qrm *q, struct qrm_node *out, size_t max);

@@ -35,8 +35,18 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "install-deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Maintainer scripts start a package's service (corosync, rpcbind, NFS-Ganesha, Open
+# vSwitch) unless policy-rc.d forbids it. The tests start their own daemons privately,
+# and on a host without systemd (a chroot, a container) a started daemon would outlive
+# the install, so one is put in place for the install only (an existing one is kept).
+rcd=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	rcd=/usr/sbin/policy-rc.d
+	trap 'rm -f "$rcd"' EXIT
+	trap 'exit 1' HUP INT TERM
+	printf '#!/bin/sh\n# made by pvefs tools/install-deps.sh for its apt-get install\nexit 101\n' >"$rcd"
+	chmod 755 "$rcd"
+fi
 apt-get update -qq
-# policy-rc.d keeps the NFS and rpcbind packages from starting system services;
-# the tests start their own, privately.
 apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null
 qemu_user

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../cluster/clog.h"
+#include "../cluster/quorum.h"
 #include "../cluster/store.h"
 #include "../fs/fs.h"
 #include "../fs/io.h"
@@ -217,6 +218,12 @@ int main(int argc, char **argv)
     if (ha_timeouts_env(&ha_to, err, sizeof(err))) {
         fprintf(stderr, "pvefsd: HA timeouts: %s\n", err);
         return 2;
+    }
+    /* A name corosync does not know would join as a member nobody configured (and be
+     * marked for fencing): refused before anything is spawned, opened or mounted. */
+    if (!o.local && qrm_check_node(o.node, 30, err, sizeof(err))) {
+        fprintf(stderr, "pvefsd: %s\n", err);
+        return 1;
     }
     /* before any thread exists, like the LXC worker: it must outlive this process */
     if (ha_wd_spawn(err, sizeof(err)))

@@ -11,13 +11,15 @@ import os
 import re
 import secrets
 import stat
+import subprocess
 import threading
 import time
 
 import pytest
 
 import clusterlib
-from clusterlib import Cluster, HarnessError, Pending, errno_of, log, wait_until
+from clusterlib import Cluster, HarnessError, Pending, detach, errno_of, is_mounted, log, wait_until
+import pvefslib
 from pvefslib import qemu_config, read_text, try_write, write_errno, write_ok
 
 ONLINE_WITHIN = 10.0     # s from a kill to "offline" on the other nodes
@@ -214,6 +216,38 @@ def test_harness_corosync_5_nodes_partition():
         c.wait_quorum([3, 4, 5])
         c.heal()
         c.wait_quorum()
+
+
+@pytest.mark.budget(60)
+def test_node_not_in_nodelist_refused(make_cluster):
+    """pvefsd --node NAME (cluster mode) refuses a name corosync's nodelist does not have,
+    before it opens or mounts anything: such a node would join as a member nobody
+    configured, and the HA manager would mark it for fencing."""
+    c = make_cluster(3, pvefsd=[1])
+    n1 = c[1]
+    stranger = c.base / "n4"
+    data, mnt = stranger / "data", stranger / "mnt"
+    data.mkdir(parents=True)
+    mnt.mkdir()
+    mounts_before = sorted(pvefslib.mount_entries())
+    cmd = ["nsenter", "--net=" + n1.nspath, "--", c.pvefsd, "-f", "--node", "n4", "--data", str(data), str(mnt)]
+    try:
+        p = clusterlib.run(cmd, timeout=20, check=False)
+    except subprocess.TimeoutExpired:
+        detach(mnt)
+        pytest.fail("pvefsd --node n4 still ran after 20 s: it was not refused")
+    assert p.returncode == 1, "rc=%d, stderr:\n%s" % (p.returncode, p.stderr)
+    assert "pvefsd: node n4 is not in corosync's nodelist (it has n1 n2 n3)" in p.stderr, p.stderr
+    assert not any(m in p.stderr for m in clusterlib.SANITIZER_MARKS), p.stderr
+    assert not is_mounted(mnt)
+    assert sorted(pvefslib.mount_entries()) == mounts_before
+    assert os.listdir(data) == [], "the refused daemon wrote to its data directory: %s" % os.listdir(data)
+    # the cluster never saw it
+    assert "n4" not in n1.members(), n1.members()
+    # the same daemon under a name the nodelist has does start (the check is by name)
+    n2 = c[2]
+    n2.start()
+    assert n2.quorate() == "1\n"
 
 
 def test_harness_pvefs_cluster_tool(tmp_path):

@@ -14,6 +14,7 @@
 # usage: build-guest.sh OUTDIR      (idempotent: exits at once if the files exist)
 set -eu
 OUT=${1:?usage: build-guest.sh OUTDIR}
+case "$OUT" in /*) ;; *) OUT=$PWD/$OUT ;; esac # the work happens in a temporary directory
 [ -s "$OUT/vmlinux" ] && [ -s "$OUT/initrd.gz" ] && exit 0
 for t in apt-get apt-cache dpkg lz4 gzip; do
     command -v $t >/dev/null || { echo "build-guest: $t is missing" >&2; exit 1; }
