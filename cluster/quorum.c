@@ -135,6 +135,8 @@ static void read_cmap(struct qrm *q)
     q->nnodes = n;
     pthread_mutex_unlock(&q->lock);
     q->read_at = mono_ns();
+    if (q->st && n)
+        store_set_nodes(q->st, n);
 }
 
 /* A node whose name corosync does not know would still join the store's group and be
@@ -155,7 +157,8 @@ int qrm_check_node(const char *name, int wait_s, char *err, size_t errlen)
         usleep(250000);
     }
     if (e != CS_OK) {
-        snprintf(err, errlen, "cannot reach corosync's cmap (error %d): is corosync running?", (int)e);
+        snprintf(err, errlen, "cannot reach corosync's cmap (error %d): is corosync running?",
+                 (int)e);
         return -ENOTCONN;
     }
     ni = node_indices(c, idx, QRM_MAX_NODES);

@@ -139,6 +139,8 @@ void store_set_abort(struct store *st, int (*aborted)(void *arg), void *arg)
 void store_set_quorate(struct store *st, int quorate)
 {
     __atomic_store_n(&st->quorate, quorate ? 1 : 0, __ATOMIC_RELEASE);
+    if (st->sync)
+        sync_set_quorate(st->sync, quorate);
 }
 
 void store_on_change(struct store *st, memdb_change_fn fn, void *arg)

@@ -37,6 +37,9 @@ uint32_t store_nodeid(struct store *st);
 int store_quorate(struct store *st);
 /* Set by the quorum tracker (cluster mode). */
 void store_set_quorate(struct store *st, int quorate);
+/* How many nodes corosync's nodelist has (cluster mode): a change whose membership ends
+ * before every member confirmed it still holds if a majority of them moved on together. */
+void store_set_nodes(struct store *st, size_t n);
 /* votequorum's verdict on the ring (nodeid, seq) (cluster mode): a write is acknowledged
  * only if the ring it was delivered in was quorate. */
 void store_ring_quorum(struct store *st, uint32_t nodeid, uint64_t seq, int quorate);

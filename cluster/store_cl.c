@@ -239,6 +239,27 @@ static void fail_waiters(struct store *st, const char *why)
     pthread_mutex_unlock(&st->commit_lock);
 }
 
+/*
+ * The membership is about to change (commit_lock held). A change applied here and not yet
+ * confirmed by every member was delivered, by virtual synchrony, to every member that moves
+ * on with this node: when those are a majority of the cluster's nodes, every part of the
+ * cluster that can be quorate later holds it, so it is kept. A node cut off alone, or with
+ * a minority, cannot say, and its writers hear that the outcome is not known.
+ */
+static void moved_on(struct store *st, const uint32_t *members, size_t n)
+{
+    size_t moved = 0;
+
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < st->nacks; j++)
+            moved += members[i] == st->acks[j].nodeid;
+    if (!st->nodes || moved * 2 <= st->nodes)
+        return;
+    for (struct waiter *w = st->waiters; w; w = w->next)
+        if (w->done && w->gen == st->gen && w->pos)
+            w->acked = 1;
+}
+
 static void on_confchg(void *arg, const uint32_t *members, size_t n, const uint32_t *left,
                        size_t nleft, const uint32_t *joined, size_t njoined)
 {
@@ -266,6 +287,7 @@ static void on_confchg(void *arg, const uint32_t *members, size_t n, const uint3
     for (size_t i = 0; i < st->nq; i++)
         st->queue[i].pos = 0;
     pthread_mutex_lock(&st->commit_lock);
+    moved_on(st, members, n);
     st->gen++;
     st->nacks =
         n < sizeof(st->acks) / sizeof(st->acks[0]) ? n : sizeof(st->acks) / sizeof(st->acks[0]);
@@ -282,6 +304,13 @@ static void on_ring(void *arg, uint32_t nodeid, uint64_t seq)
 
     pthread_mutex_lock(&st->commit_lock);
     st->ring = (struct ring_id){nodeid, seq};
+    pthread_mutex_unlock(&st->commit_lock);
+}
+
+void store_set_nodes(struct store *st, size_t n)
+{
+    pthread_mutex_lock(&st->commit_lock);
+    st->nodes = n;
     pthread_mutex_unlock(&st->commit_lock);
 }
 

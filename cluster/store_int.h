@@ -78,6 +78,7 @@ struct store {
     struct ring_id ring;        /* commit_lock: the totem ring deliveries now come in */
     struct verdict verdicts[8]; /* commit_lock: the latest rings' verdicts, a ring buffer */
     size_t nverdicts;           /* commit_lock: how many were ever recorded */
+    size_t nodes;               /* commit_lock: nodes in corosync's nodelist, 0 unknown */
 };
 
 int store_cl_open(struct store *st, int wait_s, char *err, size_t errlen);

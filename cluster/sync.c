@@ -50,6 +50,7 @@ struct sync {
     struct staged st;       /* follower: rows received so far */
     uint64_t vid, next_vid; /* verification round */
     int trusted;            /* held the agreed state since the last membership change */
+    int quorate;            /* votequorum's word: only a quorate node's state is agreed */
     int ticks;
 };
 
@@ -104,7 +105,7 @@ static void set_phase(struct sync *s, enum phase p)
     int was = s->phase == P_SYNCED, now = p == P_SYNCED;
 
     if (now)
-        s->trusted = 1;
+        s->trusted = s->quorate;
     else if (p == P_FOLLOWING)
         s->trusted = 0;
     s->phase = p;
@@ -129,6 +130,7 @@ struct sync *sync_new(const struct sync_env *env, uint32_t self)
     s->env = *env;
     s->self = self;
     s->phase = P_WAIT_START; /* nothing is agreed before the first membership */
+    s->quorate = 1;          /* until the owner says otherwise (the simulator never does) */
     return s;
 }
 
@@ -149,6 +151,15 @@ int sync_trusted(struct sync *s)
     r = s->trusted;
     pthread_mutex_unlock(&s->lock);
     return r;
+}
+
+void sync_set_quorate(struct sync *s, int quorate)
+{
+    pthread_mutex_lock(&s->lock);
+    s->quorate = quorate;
+    if (!quorate)
+        s->trusted = 0;
+    pthread_mutex_unlock(&s->lock);
 }
 
 int sync_is_synced(struct sync *s)

@@ -63,5 +63,9 @@ int sync_is_synced(struct sync *s);
  * lead a sync (all may at a cold start).
  */
 int sync_trusted(struct sync *s);
+/* Quorum, as votequorum tells it. A node without quorum holds no agreed state: it may have
+ * applied its last changes alone (delivered to it in the old ring as it was cut off), so
+ * its version proves nothing when it meets the others again. */
+void sync_set_quorate(struct sync *s, int quorate);
 
 #endif

@@ -94,13 +94,8 @@ static int net_line(struct pv_buf *out, const struct lxc_conf_opts *o, int n, co
     lxc_veth_name(o->ctid, n, veth, sizeof(veth));
     pv_buf_printf(out, "lxc.net.%d.type = veth\nlxc.net.%d.name = %s\nlxc.net.%d.veth.pair = %s\n",
                   n, n, name, n, veth);
-    if (prop(v, "bridge", t, sizeof(t))) {
-        char e2[256] = "";
-        int rc;
-        if (o->bridge && (rc = o->bridge(o->bridge_arg, t, e2, sizeof(e2))) < 0)
-            return snprintf(err, errlen, "net%d: %s", n, e2), rc;
+    if (prop(v, "bridge", t, sizeof(t)))
         pv_buf_printf(out, "lxc.net.%d.link = %s\n", n, t);
-    }
     if (!prop(v, "link_down", t, sizeof(t)) || strcmp(t, "1") != 0)
         pv_buf_printf(out, "lxc.net.%d.flags = up\n", n);
     if (prop(v, "hwaddr", t, sizeof(t)))
@@ -200,6 +195,35 @@ static void base_lines(struct pv_buf *out, const struct lxc_conf_opts *o)
                   o->apparmor ? "generated" : "unconfined",
                   o->halt_signal ? o->halt_signal : "SIGPWR", o->cgroup, o->ctid, o->cgroup,
                   o->ctid);
+}
+
+/* Every NIC's bridge exists on the node; asked once the volumes resolved, so a missing
+ * storage is named first. */
+static int check_bridges(const char *config, size_t len, const struct lxc_conf_opts *o, char *err,
+                         size_t errlen)
+{
+    char val[4096], br[128], e2[256];
+    int num = 0, rc;
+
+    for (const char *p = config, *end = config + len; o->bridge && p && p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *c;
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (l && p[0] == '[')
+            break;
+        c = memchr(p, ':', l);
+        if (c && kind_of(p, (size_t)(c - p), &num) == K_NET) {
+            size_t vl = l - (size_t)(c + 1 - p);
+            if (vl && c[1] == ' ')
+                c++, vl--;
+            snprintf(val, sizeof(val), "%.*s", (int)vl, c + 1);
+            e2[0] = 0;
+            if (prop(val, "bridge", br, sizeof(br)) &&
+                (rc = o->bridge(o->bridge_arg, br, e2, sizeof(e2))) < 0)
+                return snprintf(err, errlen, "net%d: %s", num, e2), rc;
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+    return 0;
 }
 
 int lxc_conf_build(const char *config, size_t len, const struct lxc_conf_opts *o,
@@ -314,6 +338,8 @@ int lxc_conf_build(const char *config, size_t len, const struct lxc_conf_opts *o
     if (!have_root)
         return snprintf(err, errlen, "no rootfs: a container needs rootfs: <storage>:<volume>"),
                -EINVAL;
+    if ((rc = check_bridges(config, len, o, err, errlen)))
+        return rc;
     if (!have_host)
         pv_buf_printf(out, "lxc.uts.name = ct%s\n", o->ctid);
     pv_buf_printf(out, "lxc.tty.max = %lld\n", tty);

@@ -208,14 +208,22 @@ static int parse_nic(struct ctx *c, struct dev *d)
         return bad(c, d->key, d->val);
     if (!d->model.n)
         d->model = qx_sz("virtio");
-    if (d->bridge.n && c->o->bridge) {
-        char br[64], e2[256] = "";
-        int rc;
-        snprintf(br, sizeof(br), "%.*s", (int)d->bridge.n, d->bridge.p);
-        if ((rc = c->o->bridge(c->o->bridge_arg, br, e2, sizeof(e2))) < 0)
-            return snprintf(c->err, c->errlen, "%s: %s", d->key, e2), rc;
-    }
     d->present = 1;
+    return 0;
+}
+
+/* The NIC's bridge must exist on the node; asked after the disks resolved, so a missing
+ * storage is named first, as it is for a container. */
+static int check_bridge(struct ctx *c, const struct dev *d)
+{
+    char br[64], e2[256] = "";
+    int rc;
+
+    if (!d->bridge.n || !c->o->bridge)
+        return 0;
+    snprintf(br, sizeof(br), "%.*s", (int)d->bridge.n, d->bridge.p);
+    if ((rc = c->o->bridge(c->o->bridge_arg, br, e2, sizeof(e2))) < 0)
+        return snprintf(c->err, c->errlen, "%s: %s", d->key, e2), rc;
     return 0;
 }
 
@@ -649,6 +657,9 @@ static int build(struct ctx *c, const char *config, size_t len)
         else
             qx_put(b, "/>\n");
     }
+    for (int i = 0; i < nd; i++)
+        if (devs[i].bus == &net_bus && (rc = check_bridge(c, &devs[i])) < 0)
+            goto out;
     for (int i = 0; i < nd; i++)
         if (devs[i].bus == &net_bus)
             emit_nic(c, &devs[i]);
