@@ -51,13 +51,20 @@ void store_ring_quorum(struct store *st, uint32_t nodeid, uint64_t seq, int quor
     const size_t cap = sizeof(st->verdicts) / sizeof(st->verdicts[0]);
     struct ring_id r = {nodeid, seq};
 
+    int trust;
+
     pthread_mutex_lock(&st->commit_lock);
     st->verdicts[st->nverdicts++ % cap] = (struct verdict){r, quorate ? 1 : -1};
     for (struct waiter *w = st->waiters; w; w = w->next)
         if (w->done && same_ring(w->ring, r))
             w->quorate = quorate ? 1 : -1;
     pthread_cond_broadcast(&st->cond);
+    /* the state agreed in this ring was agreed by a quorate part of the cluster: it may lead
+     * the next sync, even when the verdict came after the sync ended (as at start) */
+    trust = quorate && same_ring(st->sync_ring, r);
     pthread_mutex_unlock(&st->commit_lock);
+    if (trust && st->sync)
+        sync_trust(st->sync);
 }
 
 /* Wakes the writer of seq (commit_lock held). */
@@ -272,11 +279,6 @@ static void on_confchg(void *arg, const uint32_t *members, size_t n, const uint3
         queue_run(st, 0);
         fail_waiters(st, "lost the connection to the cluster; the change may or may not "
                          "have been applied");
-        /* a restarted corosync numbers its rings afresh: old verdicts would be misread */
-        pthread_mutex_lock(&st->commit_lock);
-        st->nverdicts = 0;
-        st->ring = (struct ring_id){0, 0};
-        pthread_mutex_unlock(&st->commit_lock);
     } else {
         /* Members in step stay in step (they all apply the same queue); the rest drop it. */
         queue_run(st, sync_trusted(st->sync));
@@ -327,6 +329,8 @@ static void env_synced(void *arg, int synced, uint64_t epoch)
 
     pthread_mutex_lock(&st->commit_lock);
     st->epoch = epoch;
+    if (synced)
+        st->sync_ring = st->ring; /* see store_ring_quorum */
     pthread_mutex_unlock(&st->commit_lock);
     if (synced)
         queue_run(st, 1);

@@ -79,6 +79,7 @@ struct store {
     struct verdict verdicts[8]; /* commit_lock: the latest rings' verdicts, a ring buffer */
     size_t nverdicts;           /* commit_lock: how many were ever recorded */
     size_t nodes;               /* commit_lock: nodes in corosync's nodelist, 0 unknown */
+    struct ring_id sync_ring;   /* commit_lock: the ring the last sync ended in */
 };
 
 int store_cl_open(struct store *st, int wait_s, char *err, size_t errlen);

@@ -162,6 +162,14 @@ void sync_set_quorate(struct sync *s, int quorate)
     pthread_mutex_unlock(&s->lock);
 }
 
+void sync_trust(struct sync *s)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->phase == P_SYNCED && s->quorate)
+        s->trusted = 1;
+    pthread_mutex_unlock(&s->lock);
+}
+
 int sync_is_synced(struct sync *s)
 {
     int r;

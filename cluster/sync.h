@@ -67,5 +67,9 @@ int sync_trusted(struct sync *s);
  * applied its last changes alone (delivered to it in the old ring as it was cut off), so
  * its version proves nothing when it meets the others again. */
 void sync_set_quorate(struct sync *s, int quorate);
+/* The state this node agreed on in its last sync was agreed in a quorate ring: it is
+ * trusted again if it still holds it and is quorate (votequorum's word may come after the
+ * sync ended). */
+void sync_trust(struct sync *s);
 
 #endif

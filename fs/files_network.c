@@ -391,6 +391,9 @@ int iface_config_check(const struct pv_obj *o, const char *doc, size_t len, int 
     if (s.type[0] && old.type[0] && strcmp(old.type, s.type) != 0)
         return pv_fail(e, EINVAL, "%s is a %s; its type cannot change (rmdir and mkdir it again)",
                        o->name, old.type);
+    /* snat without an address yet may still get its cidr in a later line */
+    if (partial && s.l3.snat && !s.l3.cidr[0] && !s.l3.cidr6[0])
+        s.l3.snat = 0;
     if (iface_l3_check(&s.l3, err, sizeof(err)))
         return pv_fail(e, EINVAL, "%s: %s", o->name, err);
     if (!partial && !s.type[0])

@@ -186,6 +186,12 @@ static int check_with(const struct pv_obj *o, const char *doc, size_t len, const
 int sdn_config_check(const struct pv_obj *o, const char *doc, size_t len, int partial,
                      struct pv_err *e)
 {
+    char type[16];
+
+    /* a zone's type decides what its VNets may be: until its line comes, nothing can be
+     * judged against them (canonical order puts type after bridge, mtu and nodes) */
+    if (partial && o->type == T_ZONE && conf_get(doc, len, "type", type, sizeof(type)) < 0)
+        return 0;
     return check_with(o, doc, len, partial && o->type == T_VNET ? o->name : NULL, e);
 }
 

@@ -183,3 +183,6 @@ def test_missing_key_waits_for_close(pvefs):
     # and a document completed in a later write is stored
     r = try_write(d.p("sdn/vnets/v2/config"), ["tag: 11\n", "zone: vl\n"])
     assert r["writes"] == [0, 0] and r["close"] == 0, r
+    # a zone's type decides what its VNets may be: lines before it are not judged yet
+    r = try_write(d.p("sdn/zones/vl/config"), ["# the VLAN zone\n", "bridge: vmbr1\n", "type: vlan\n"])
+    assert r["writes"] == [0, 0, 0] and r["close"] == 0, r
